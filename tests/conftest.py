@@ -1,0 +1,100 @@
+"""Shared fixtures for the course's test suite.
+
+The learner edition of the book is built once per test run (across pytest-xdist workers, guarded
+by a file lock) into ``_build/html``; tests that need it take the ``built_book`` fixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from filelock import FileLock
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+JB_FLAGS = ["-W", "-n", "--keep-going"]
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for subprocesses: the venv's ``bin`` first on PATH (nbgrader needs alembic)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Only chapter notebooks are nbval tests; notebooks under tests/ are fixtures."""
+    if collection_path.suffix == ".ipynb":
+        try:
+            collection_path.relative_to(REPO / "chapters")
+        except ValueError:
+            return True
+    return None
+
+
+@dataclass(frozen=True)
+class BookBuild:
+    """Outcome of one ``jupyter-book build`` run."""
+
+    returncode: int
+    log: str
+    seconds: float
+    html_dir: Path
+
+
+def build_book(
+    source: Path,
+    builder: str = "html",
+    extra: list[str] | None = None,
+    timeout: float = 1200,
+) -> BookBuild:
+    """Build the book at ``source`` with the course's strict flags and return the outcome."""
+    cmd = [str(BIN / "jupyter-book"), "build", str(source), *JB_FLAGS, "--builder", builder]
+    cmd += extra or []
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=tool_env(), timeout=timeout, cwd=source
+    )
+    return BookBuild(
+        returncode=proc.returncode,
+        log=proc.stdout + proc.stderr,
+        seconds=time.perf_counter() - start,
+        html_dir=source / "_build" / "html",
+    )
+
+
+@pytest.fixture(scope="session")
+def built_book(testrun_uid: str) -> BookBuild:
+    """The learner edition, built once per test run into ``_build/html``."""
+    build_dir = REPO / "_build"
+    build_dir.mkdir(exist_ok=True)
+    record = build_dir / "test-build.json"
+    with FileLock(str(build_dir / "test-build.lock")):
+        if record.exists():
+            data = json.loads(record.read_text())
+            if data["run"] == testrun_uid:
+                return BookBuild(
+                    data["returncode"], data["log"], data["seconds"], Path(data["html_dir"])
+                )
+        result = build_book(REPO)
+        (build_dir / "test-build.log").write_text(result.log)
+        record.write_text(
+            json.dumps(
+                {
+                    "run": testrun_uid,
+                    "returncode": result.returncode,
+                    "log": result.log,
+                    "seconds": result.seconds,
+                    "html_dir": str(result.html_dir),
+                }
+            )
+        )
+        return result
