@@ -1,0 +1,183 @@
+"""The learner edition builds with no warning, offline, and the build's guards really fail.
+
+`make book` uses ``jupyter-book build -W -n --keep-going`` with myst-nb's
+``nb_execution_raise_on_error``; the tests below prove those guards bite by building tiny books
+(with the course's own ``_config.yml``) that contain one deliberate fault each.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urlparse
+
+import nbformat
+import pytest
+import yaml
+
+from conftest import REPO, BookBuild, build_book, tool_env
+
+pytestmark = pytest.mark.build
+
+
+def toc_files() -> list[str]:
+    """Every document named in ``_toc.yml``, in reading order (without suffix)."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+
+    walk(toc.get("parts", []))
+    return files
+
+
+def test_book_builds_without_warnings(built_book: BookBuild) -> None:
+    """The real book builds with -W -n --keep-going: exit 0 and no WARNING/ERROR line."""
+    problems = [
+        line
+        for line in built_book.log.splitlines()
+        if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line) and "IPKernelApp" not in line
+    ]
+    assert built_book.returncode == 0, built_book.log[-4000:]
+    assert not problems, "\n".join(problems)
+
+
+def test_every_toc_page_is_built(built_book: BookBuild) -> None:
+    """Each page listed in _toc.yml exists in the HTML output."""
+    missing = [f for f in toc_files() if not (built_book.html_dir / f"{f}.html").exists()]
+    assert not missing, f"pages in _toc.yml missing from the build: {missing}"
+
+
+class _ResourceCollector(HTMLParser):
+    """Collect URLs of resources a page *loads* (not plain hyperlinks)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in {"script", "img", "iframe", "audio", "video", "source", "embed"} and a.get("src"):
+            self.urls.append(a["src"] or "")
+        if tag == "link" and a.get("href"):
+            rel = (a.get("rel") or "").lower()
+            if any(r in rel for r in ("stylesheet", "preload", "icon", "modulepreload", "prefetch", "preconnect", "dns-prefetch")):
+                self.urls.append(a["href"] or "")
+        if tag == "object" and a.get("data"):
+            self.urls.append(a["data"] or "")
+
+
+def _third_party(url: str) -> bool:
+    parsed = urlparse(url.strip())
+    return bool(parsed.netloc) or url.strip().startswith("//")
+
+
+def test_no_page_loads_from_a_third_party_host(built_book: BookBuild) -> None:
+    """No built HTML page or stylesheet asks another host for a script, style, font or image."""
+    offenders: list[str] = []
+    for page in sorted(built_book.html_dir.rglob("*.html")):
+        collector = _ResourceCollector()
+        collector.feed(page.read_text(encoding="utf-8", errors="replace"))
+        for url in collector.urls:
+            if _third_party(url):
+                offenders.append(f"{page.relative_to(built_book.html_dir)}: {url}")
+    for css in sorted(built_book.html_dir.rglob("*.css")):
+        for url in re.findall(r"url\(\s*['\"]?([^'\")]+)", css.read_text(errors="replace")):
+            if _third_party(url):
+                offenders.append(f"{css.relative_to(built_book.html_dir)}: {url}")
+        for url in re.findall(r"@import\s+['\"]([^'\"]+)", css.read_text(errors="replace")):
+            if _third_party(url):
+                offenders.append(f"{css.relative_to(built_book.html_dir)}: {url}")
+    assert not offenders, "third-party resources:\n" + "\n".join(offenders[:50])
+
+
+def test_mathjax_is_served_from_the_book(built_book: BookBuild) -> None:
+    """Pages load the vendored MathJax 3 from the book's own _static folder."""
+    page = (built_book.html_dir / "chapters" / "notation.html").read_text()
+    srcs = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', page, flags=re.I)
+    assert srcs, "no MathJax script on the notation page"
+    assert all(not _third_party(s) and "_static/" in s for s in srcs), srcs
+    target = (built_book.html_dir / "chapters" / srcs[0].split("?")[0]).resolve()
+    assert target.is_file(), f"MathJax script {srcs[0]} is not in the build"
+
+
+# --- the guards: a tiny book with one fault must fail the build -----------------------------
+
+
+def _tiny_book(tmp_path: Path, cells: list, extra_md: str = "") -> Path:
+    """A two-page book using the course's real _config.yml and one notebook made of ``cells``."""
+    book = tmp_path / "book"
+    book.mkdir()
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    config.pop("bibtex_bibfiles", None)
+    config["sphinx"]["extra_extensions"] = [
+        e for e in config["sphinx"].get("extra_extensions", []) if e == "sphinx_exercise"
+    ]
+    config["sphinx"]["config"].pop("bibtex_reference_style", None)
+    config.get("sphinx", {}).pop("local_extensions", None)
+    (book / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
+    (book / "intro.md").write_text("# Intro\n\nA tiny book.\n" + extra_md)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell("# Page")] + cells
+    nbformat.write(nb, book / "page.ipynb")
+    shutil.copytree(REPO / "_static", book / "_static", ignore=shutil.ignore_patterns("mathjax"))
+    return book
+
+
+def test_tiny_book_control_builds(tmp_path: Path) -> None:
+    """Control: the tiny book with no fault builds, so the failures below are the faults'."""
+    book = _tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(1 + 1)")])
+    result = build_book(book, timeout=600)
+    assert result.returncode == 0, result.log[-3000:]
+
+
+def test_a_broken_cell_fails_the_build(tmp_path: Path) -> None:
+    """A code cell that raises makes the build exit non-zero."""
+    book = _tiny_book(tmp_path, [nbformat.v4.new_code_cell("1 / 0")])
+    result = build_book(book, timeout=600)
+    assert result.returncode != 0
+    assert "ZeroDivisionError" in result.log
+
+
+def test_an_undefined_reference_fails_the_build(tmp_path: Path) -> None:
+    """A {ref} to a label that does not exist makes the build exit non-zero."""
+    book = _tiny_book(
+        tmp_path,
+        [nbformat.v4.new_code_cell("print(2)")],
+        extra_md="\nSee {ref}`no-such-label`.\n",
+    )
+    result = build_book(book, timeout=600)
+    assert result.returncode != 0
+    assert "no-such-label" in result.log
+
+
+def test_a_changed_printed_number_fails_nbval(tmp_path: Path) -> None:
+    """nbval strict fails a notebook whose stored output no longer matches what the code prints."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell("print(round(2 / 3, 3))", execution_count=1)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="0.667\n")]
+    nb.cells = [cell]
+    good = tmp_path / "good.ipynb"
+    nbformat.write(nb, good)
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="0.668\n")]
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
+           "--nbval", "--nbval-current-env", "--rootdir", str(tmp_path)]
+    ok = subprocess.run(cmd + [str(good)], capture_output=True, text=True, cwd=tmp_path, env=tool_env())
+    ko = subprocess.run(cmd + [str(bad)], capture_output=True, text=True, cwd=tmp_path, env=tool_env())
+    assert ok.returncode == 0, ok.stdout[-2000:]
+    assert ko.returncode != 0
+    assert "0.668" in ko.stdout and "0.667" in ko.stdout
