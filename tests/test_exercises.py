@@ -1,0 +1,366 @@
+"""Proof that the five nbgrader assignments work.
+
+For each assignment (one test class, so ``pytest -n auto --dist loadscope`` keeps its tests on one
+worker), a temporary copy of the course (``nbgrader_config.py``, ``solutions/``, ``exercises/``)
+is made and, in one ``nbgrader autograde`` run, these submissions are graded:
+
+* ``solution``: the release with every answer cell filled from the instructor's source → full marks;
+* ``blank``: the untouched release → zero;
+* one submission per entry of ``MISTAKES[assignment]`` (a small code variant applied to the
+  solution) → less than full marks, and the graded cells' output names the mistake;
+* tampering: test cells edited or deleted, by a learner who answered nothing (→ zero), who answered
+  everything (deleted tests → full marks, i.e. the instructor's tests were put back and run), or
+  who made a mistake and replaced the tests by ``pass`` (→ still caught).
+
+The release is also regenerated from ``solutions/`` and must equal the committed ``exercises/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, BIN, tool_env
+
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation"]
+POINTS = 10  # every assignment totals 10 points
+
+# {assignment: {mistake: (snippet in the solution, replacement, phrase expected in the feedback)}}
+MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
+    "ex01-penalty": {
+        "norm-not-squared": (
+            "return float(lam * np.sum(w**2))",
+            "return float(lam * np.linalg.norm(w))",
+            "not the squared norm",
+        ),
+        "abs-instead-of-square": (
+            "return float(lam * np.sum(w**2))",
+            "return float(lam * np.sum(np.abs(w)))",
+            "which is the L1 penalty",
+        ),
+        "half-factor": (
+            "return float(lam * np.sum(w**2))",
+            "return float(lam * np.sum(w**2) / 2)",
+            "a factor 1/2",
+        ),
+        "missing-return": (
+            "return float(lam * np.sum(w**2))",
+            "float(lam * np.sum(w**2))",
+            "returned None",
+        ),
+        "penalises-bias": (
+            "return float(np.mean(residuals**2) + l2_penalty(w, lam))",
+            "return float(np.mean(residuals**2) + l2_penalty(w, lam) + lam * b**2)",
+            "penalising the bias",
+        ),
+        "sum-instead-of-mean": (
+            "return float(np.mean(residuals**2) + l2_penalty(w, lam))",
+            "return float(np.sum(residuals**2) + l2_penalty(w, lam))",
+            "sum over samples instead of the mean",
+        ),
+        "forgets-intercept": (
+            "residuals = y - X @ w - b",
+            "residuals = y - X @ w",
+            "forgetting the intercept",
+        ),
+        "sklearn-alpha-scaling": (
+            "return float(np.mean(residuals**2) + l2_penalty(w, lam))",
+            "return float(np.mean(residuals**2) + len(y) * l2_penalty(w, lam))",
+            "scaled by n",
+        ),
+    },
+}
+
+
+# --------------------------------------------------------------------------------------------
+# notebook helpers
+
+
+def read_nb(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_nb(path: Path, nb: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def src(cell: dict) -> str:
+    s = cell["source"]
+    return s if isinstance(s, str) else "".join(s)
+
+
+def nbg(cell: dict) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def is_test(cell: dict) -> bool:
+    return bool(nbg(cell).get("grade")) and not nbg(cell).get("solution")
+
+
+def strip_markers(code: str) -> str:
+    return "\n".join(
+        line
+        for line in code.splitlines()
+        if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")
+    )
+
+
+def solution_lines(aid: str) -> list[str]:
+    """Non-trivial lines written between the SOLUTION markers of the instructor's source."""
+    lines: list[str] = []
+    for cell in read_nb(REPO / "solutions" / aid / f"{aid}.ipynb")["cells"]:
+        inside = False
+        for line in src(cell).splitlines():
+            if line.strip() == "### BEGIN SOLUTION":
+                inside = True
+            elif line.strip() == "### END SOLUTION":
+                inside = False
+            elif inside and len(line.strip()) > 25:
+                lines.append(line.strip())
+    return lines
+
+
+def filled(aid: str, release: dict) -> dict:
+    """The release with each answer cell replaced by the instructor's code (what a learner writes)."""
+    answers = {
+        nbg(c)["grade_id"]: strip_markers(src(c))
+        for c in read_nb(REPO / "solutions" / aid / f"{aid}.ipynb")["cells"]
+        if nbg(c).get("solution")
+    }
+    nb = copy.deepcopy(release)
+    for cell in nb["cells"]:
+        if nbg(cell).get("solution"):
+            cell["source"] = answers[nbg(cell)["grade_id"]]
+    return nb
+
+
+def with_mistake(nb: dict, old: str, new: str) -> dict:
+    nb = copy.deepcopy(nb)
+    hits = [c for c in nb["cells"] if nbg(c).get("solution") and old in src(c)]
+    assert len(hits) == 1 and src(hits[0]).count(old) == 1, f"snippet not unique: {old!r}"
+    hits[0]["source"] = src(hits[0]).replace(old, new)
+    return nb
+
+
+def with_tests_replaced(nb: dict, code: str) -> dict:
+    nb = copy.deepcopy(nb)
+    for cell in nb["cells"]:
+        if is_test(cell):
+            cell["source"] = code
+    return nb
+
+
+def with_tests_deleted(nb: dict) -> dict:
+    nb = copy.deepcopy(nb)
+    nb["cells"] = [c for c in nb["cells"] if not is_test(c)]
+    return nb
+
+
+def cell_output_text(cell: dict) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out["output_type"] == "stream":
+            parts.append(out["text"] if isinstance(out["text"], str) else "".join(out["text"]))
+        elif out["output_type"] == "error":
+            parts.append(f"{out['ename']}: {out['evalue']}\n" + "\n".join(out["traceback"]))
+        else:
+            parts.append(json.dumps(out.get("data", {})))
+    return "\n".join(parts)
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+# --------------------------------------------------------------------------------------------
+# one autograde run per assignment
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "nbgrader"), *args],
+        cwd=course,
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+
+
+class Graded:
+    """Scores, per-cell grades and output text of every submission of one assignment."""
+
+    def __init__(self, aid: str, course: Path, students: list[str], log: str):
+        from nbgrader.api import Gradebook
+
+        self.aid, self.course, self.log = aid, course, log
+        self.score: dict[str, float] = {}
+        self.max_score: dict[str, float] = {}
+        self.manual: dict[str, bool] = {}
+        self.text: dict[str, str] = {}
+        self.stderr: dict[str, str] = {}
+        self.graded_ids: dict[str, list[str]] = {}
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}", "l2-regularization") as gb:
+            for s in students:
+                sub = gb.find_submission(self.aid, s)
+                self.score[s], self.max_score[s] = sub.score, sub.max_score
+                self.manual[s] = sub.needs_manual_grade
+        for s in students:
+            nb = read_nb(course / "autograded" / s / aid / f"{aid}.ipynb")
+            grade_cells = [c for c in nb["cells"] if is_test(c)]
+            self.graded_ids[s] = [nbg(c)["grade_id"] for c in grade_cells]
+            self.text[s] = ANSI.sub("", "\n".join(cell_output_text(c) for c in grade_cells))
+            self.stderr[s] = "".join(
+                out.get("text", "") if isinstance(out.get("text", ""), str) else "".join(out["text"])
+                for c in nb["cells"]
+                for out in c.get("outputs", [])
+                if out["output_type"] == "stream" and out.get("name") == "stderr"
+            )
+
+
+def grade_assignment(aid: str, tmp: Path) -> Graded:
+    course = tmp / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "solutions", course / "solutions")
+    shutil.copytree(REPO / "exercises", course / "exercises")
+    gen = nbgrader(course, "generate_assignment", aid, "--force")
+    assert gen.returncode == 0, gen.stdout + gen.stderr
+
+    release = read_nb(REPO / "exercises" / aid / f"{aid}.ipynb")
+    solved = filled(aid, release)
+    first_old, first_new, _ = next(iter(MISTAKES[aid].values()))
+    submissions = {
+        "solution": solved,
+        "blank": release,
+        "tamper_edit_blank": with_tests_replaced(release, 'print("all tests passed")'),
+        "tamper_delete_blank": with_tests_deleted(release),
+        "tamper_delete_solved": with_tests_deleted(solved),
+        "tamper_edit_mistake": with_tests_replaced(with_mistake(solved, first_old, first_new), "pass"),
+    }
+    for name, (old, new, _) in MISTAKES[aid].items():
+        submissions["mistake_" + name.replace("-", "_")] = with_mistake(solved, old, new)
+    for student, nb in submissions.items():
+        write_nb(course / "submitted" / student / aid / f"{aid}.ipynb", nb)
+    run = nbgrader(course, "autograde", aid, "--force")
+    assert run.returncode == 0, run.stdout + run.stderr
+    return Graded(aid, course, list(submissions), run.stdout + run.stderr)
+
+
+# --------------------------------------------------------------------------------------------
+# the tests: one class per assignment, sharing one autograde run
+
+
+class _Assignment:
+    aid = ""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def graded(cls, tmp_path_factory) -> Graded:
+        return grade_assignment(cls.aid, tmp_path_factory.mktemp(cls.aid))
+
+    @property
+    def source(self) -> dict:
+        return read_nb(REPO / "solutions" / self.aid / f"{self.aid}.ipynb")
+
+    @property
+    def release(self) -> dict:
+        return read_nb(REPO / "exercises" / self.aid / f"{self.aid}.ipynb")
+
+    # ---- static checks on the source (fast)
+
+    def test_source_metadata(self):
+        cells = self.source["cells"]
+        ids = [nbg(c)["grade_id"] for c in cells if nbg(c)]
+        assert len(ids) == len(set(ids)), f"duplicate grade_ids: {ids}"
+        assert all(re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
+        for cell in cells:
+            meta = nbg(cell)
+            if not meta:
+                continue
+            assert meta["schema_version"] == 3
+            code = src(cell)
+            if is_test(cell):
+                assert meta["locked"], f"test cell {meta['grade_id']} is not locked"
+                assert "### BEGIN SOLUTION" not in code
+                last = ast.parse(code).body[-1]
+                assert not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Constant)), (
+                    f"{meta['grade_id']} ends with a bare value (nbgrader would take it as partial credit)"
+                )
+                assert "solutions" not in code and "import l2course" not in code
+            if meta.get("solution"):
+                assert "### BEGIN SOLUTION" in code and "### END SOLUTION" in code
+                assert "HIDDEN TESTS" not in code
+        assert sum(nbg(c).get("points", 0) for c in cells if is_test(c)) == POINTS
+        assert any("How this is graded" in src(c) for c in cells if c["cell_type"] == "markdown")
+
+    def test_release_has_no_solution_or_hidden_test(self):
+        text = json.dumps(self.release)
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
+        leaked = [line for line in solution_lines(self.aid) if line in "\n".join(
+            src(c) for c in self.release["cells"])]
+        assert not leaked, f"solution lines in the release: {leaked}"
+        assert all(not c.get("outputs") for c in self.release["cells"] if c["cell_type"] == "code")
+
+    def test_mistake_catalogue_is_large_enough(self):
+        assert len(MISTAKES[self.aid]) >= 5
+
+    # ---- one autograde run
+
+    @pytest.mark.grading
+    def test_release_is_regenerated_exactly(self, graded):
+        regenerated = graded.course / "exercises" / self.aid / f"{self.aid}.ipynb"
+        committed = REPO / "exercises" / self.aid / f"{self.aid}.ipynb"
+        assert regenerated.read_text() == committed.read_text(), (
+            f"exercises/{self.aid} is stale: run `nbgrader generate_assignment {self.aid} --force`"
+        )
+
+    @pytest.mark.grading
+    def test_solution_scores_full_marks(self, graded):
+        assert graded.max_score["solution"] == POINTS
+        assert graded.score["solution"] == POINTS, graded.text["solution"]
+        assert not graded.manual["solution"]
+        assert graded.stderr["solution"] == "", graded.stderr["solution"]
+
+    @pytest.mark.grading
+    def test_blank_release_scores_zero(self, graded):
+        assert graded.score["blank"] == 0
+        assert "NotImplementedError" in graded.text["blank"]
+
+    @pytest.mark.grading
+    @pytest.mark.parametrize("student", ["tamper_edit_blank", "tamper_delete_blank"])
+    def test_tampered_tests_still_grade_an_empty_answer_zero(self, graded, student):
+        assert graded.score[student] == 0, graded.text[student]
+        assert not graded.manual[student]
+        assert graded.graded_ids[student] == graded.graded_ids["solution"]
+
+    @pytest.mark.grading
+    def test_deleted_tests_are_put_back_and_run(self, graded):
+        assert graded.score["tamper_delete_solved"] == POINTS, graded.text["tamper_delete_solved"]
+        assert graded.graded_ids["tamper_delete_solved"] == graded.graded_ids["solution"]
+
+    @pytest.mark.grading
+    def test_edited_tests_still_catch_a_mistake(self, graded):
+        first = "mistake_" + next(iter(MISTAKES[self.aid])).replace("-", "_")
+        assert graded.score["tamper_edit_mistake"] == graded.score[first] < POINTS
+
+    @pytest.mark.grading
+    def test_each_mistake_loses_points_and_is_named(self, graded):
+        report = []
+        for name, (_, _, phrase) in MISTAKES[self.aid].items():
+            student = "mistake_" + name.replace("-", "_")
+            score, text = graded.score[student], graded.text[student]
+            if score >= POINTS or phrase not in text:
+                report.append(f"{name}: score {score}, phrase {phrase!r} found: {phrase in text}\n{text[-1500:]}")
+        assert not report, "\n\n".join(report)
+
+
+class TestEx01Penalty(_Assignment):
+    aid = "ex01-penalty"
