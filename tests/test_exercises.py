@@ -76,6 +76,66 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "scaled by n",
         ),
     },
+    "ex02-mechanism": {
+        "gradient-missing-2": (
+            "grad_w = -2.0 / n * (X.T @ residuals) + 2.0 * lam * w",
+            "grad_w = -1.0 / n * (X.T @ residuals) + 2.0 * lam * w",
+            "missing factor 2 in the data term",
+        ),
+        "penalty-gradient-missing-2": (
+            "grad_w = -2.0 / n * (X.T @ residuals) + 2.0 * lam * w",
+            "grad_w = -2.0 / n * (X.T @ residuals) + lam * w",
+            "missing factor 2 on the penalty",
+        ),
+        "gradient-sum-not-mean": (
+            "grad_w = -2.0 / n * (X.T @ residuals) + 2.0 * lam * w",
+            "grad_w = -2.0 * (X.T @ residuals) + 2.0 * lam * w",
+            "sum over samples instead of the mean",
+        ),
+        "gradient-penalises-bias": (
+            "grad_b = -2.0 / n * np.sum(residuals)",
+            "grad_b = -2.0 / n * np.sum(residuals) + 2.0 * lam * b",
+            "penalising the bias",
+        ),
+        "decay-half-convention": (
+            "return (1.0 - 2.0 * lr * lam) * w - lr * grad_data",
+            "return (1.0 - lr * lam) * w - lr * grad_data",
+            "the 1/2 convention",
+        ),
+        "no-decay": (
+            "return (1.0 - 2.0 * lr * lam) * w - lr * grad_data",
+            "return w - lr * grad_data",
+            "no weight decay",
+        ),
+        "closed-form-forgets-n": (
+            "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)",
+            "w = np.linalg.solve(Xc.T @ Xc + lam * np.eye(p), Xc.T @ yc)",
+            "forgetting n",
+        ),
+        "closed-form-penalises-intercept": (
+            "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)\n    b = y_mean - x_mean @ w",
+            "A = np.column_stack([X, np.ones(n)])\n"
+            "    theta = np.linalg.solve(A.T @ A + n * lam * np.eye(p + 1), A.T @ y)\n"
+            "    w, b = theta[:p], theta[p]",
+            "penalising the intercept",
+        ),
+        "intercept-is-mean-y": (
+            "b = y_mean - x_mean @ w",
+            "b = y_mean",
+            "not simply the mean of y",
+        ),
+    },
+}
+
+
+# {assignment: {variant: (snippet, replacement)}}: correct alternatives that must keep full marks
+ACCEPTED: dict[str, dict[str, tuple[str, str]]] = {
+    "ex02-mechanism": {
+        "inverse-instead-of-solve": (
+            "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)",
+            "w = np.linalg.inv(Xc.T @ Xc + n * lam * np.eye(p)) @ (Xc.T @ yc)",
+        ),
+    },
 }
 
 
@@ -247,6 +307,8 @@ def grade_assignment(aid: str, tmp: Path) -> Graded:
     }
     for name, (old, new, _) in MISTAKES[aid].items():
         submissions["mistake_" + name.replace("-", "_")] = with_mistake(solved, old, new)
+    for name, (old, new) in ACCEPTED.get(aid, {}).items():
+        submissions["accepted_" + name.replace("-", "_")] = with_mistake(solved, old, new)
     for student, nb in submissions.items():
         write_nb(course / "submitted" / student / aid / f"{aid}.ipynb", nb)
     run = nbgrader(course, "autograde", aid, "--force")
@@ -362,5 +424,16 @@ class _Assignment:
         assert not report, "\n\n".join(report)
 
 
+    @pytest.mark.grading
+    def test_accepted_variants_keep_full_marks(self, graded):
+        for name in ACCEPTED.get(self.aid, {}):
+            student = "accepted_" + name.replace("-", "_")
+            assert graded.score[student] == POINTS, f"{name}: {graded.text[student][-1500:]}"
+
+
 class TestEx01Penalty(_Assignment):
     aid = "ex01-penalty"
+
+
+class TestEx02Mechanism(_Assignment):
+    aid = "ex02-mechanism"
