@@ -125,11 +125,64 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "not simply the mean of y",
         ),
     },
+    "ex03-l1-vs-l2": {
+        "ridge-half-convention": (
+            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
+            "return np.asarray(z, dtype=float) / (1.0 + lam)",
+            "z/(1 + lam)",
+        ),
+        "ridge-loses-sign": (
+            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
+            "return np.abs(np.asarray(z, dtype=float)) / (1.0 + 2.0 * lam)",
+            "losing the sign of z",
+        ),
+        "ridge-scalar-only": (
+            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
+            "return float(z) / (1.0 + 2.0 * lam)",
+            "must work elementwise",
+        ),
+        "soft-positive-only": (
+            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
+            "return np.maximum(z - lam, 0.0)",
+            "right only for positive z",
+        ),
+        "soft-no-clipping": (
+            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
+            "return np.sign(z) * (np.abs(z) - lam)",
+            "missing max(|z| - lam, 0)",
+        ),
+        "hard-threshold": (
+            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
+            "return z * (np.abs(z) > lam)",
+            "hard thresholding",
+        ),
+        "soft-if-else": (
+            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
+            "if abs(z) <= lam:\n        return 0.0\n    return z - lam if z > 0 else z + lam",
+            "must work elementwise",
+        ),
+        "zeros-with-tolerance": (
+            "return int(np.sum(np.asarray(coef) == 0))",
+            "return int(np.sum(np.isclose(coef, 0.0)))",
+            "only entries exactly equal to 0 count",
+        ),
+        "counts-nonzeros": (
+            "return int(np.sum(np.asarray(coef) == 0))",
+            "return int(np.count_nonzero(coef))",
+            "non-zero entries instead of the zeros",
+        ),
+    },
 }
 
 
 # {assignment: {variant: (snippet, replacement)}}: correct alternatives that must keep full marks
 ACCEPTED: dict[str, dict[str, tuple[str, str]]] = {
+    "ex03-l1-vs-l2": {
+        "where-instead-of-sign": (
+            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
+            "return np.where(z > lam, z - lam, np.where(z < -lam, z + lam, 0.0))",
+        ),
+    },
     "ex02-mechanism": {
         "inverse-instead-of-solve": (
             "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)",
@@ -437,3 +490,7 @@ class TestEx01Penalty(_Assignment):
 
 class TestEx02Mechanism(_Assignment):
     aid = "ex02-mechanism"
+
+
+class TestEx03L1VsL2(_Assignment):
+    aid = "ex03-l1-vs-l2"
