@@ -1,0 +1,121 @@
+"""What the grader prints: a progress bar, the summary table, the self-check report."""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from pathlib import Path
+from typing import TextIO
+
+from .autograde import Result
+
+
+class Progress:
+    """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total = total
+        self.done = 0
+        self.stream = stream
+        self.start = time.perf_counter()
+        self.tty = stream.isatty()
+
+    def update(self, result: Result) -> None:
+        self.done += 1
+        width = 30
+        filled = int(width * self.done / max(1, self.total))
+        elapsed = time.perf_counter() - self.start
+        bar = "#" * filled + "-" * (width - filled)
+        line = (f"grading [{bar}] {self.done}/{self.total}  {elapsed:5.1f}s  "
+                f"{result.student}: {result.status}")
+        if self.tty:
+            self.stream.write("\r" + line[:100].ljust(100))
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def summary_table(results: list[Result], width: int = 72) -> str:
+    """Plain-text table: student, score, max, status, reason."""
+    rows = [(r.student, _fmt(r.score), _fmt(r.max_score), r.status, r.reason or "-")
+            for r in sorted(results, key=lambda r: r.student)]
+    heads = ("student", "score", "max", "status", "reason")
+    widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
+              for i, h in enumerate(heads[:4])]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(heads[:4], widths)) + "  reason"]
+    lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
+    for row in rows:
+        reason = row[4] if len(row[4]) <= width else row[4][: width - 1] + "…"
+        cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]),
+                 row[3].ljust(widths[3])]
+        lines.append("  ".join(cells) + "  " + reason)
+    return "\n".join(lines)
+
+
+def reason_for(result: Result, notes: list[str]) -> str:
+    """A short reason: grader notes, limit events, then the first message of each lost cell."""
+    parts: list[str] = list(notes)
+    seen: set[str] = set()
+    for event in result.events:
+        text = f"{event['kind']}: {event['message']}"
+        if text not in seen:
+            seen.add(text)
+            parts.append(text)
+    for grades in result.cells.values():
+        for cell in grades:
+            if cell.score is not None and cell.score < cell.max_score and cell.message:
+                parts.append(f"{cell.grade_id}: {cell.message}")
+    if result.reason:
+        parts.insert(0, result.reason)
+    return "; ".join(parts)
+
+
+def status_for(result: Result) -> str:
+    """graded | limit | crashed | tampered (from the executor's events)."""
+    kinds = {event["kind"] for event in result.events}
+    for kind in ("tampered", "crashed", "limit"):
+        if kind in kinds:
+            return kind
+    return result.status
+
+
+def rejected_feedback(path: Path, student: str, assignment: str, reason: str) -> None:
+    """An HTML feedback page for a submission that could not be graded at all."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<title>{html.escape(assignment)}: feedback for {html.escape(student)}</title></head>"
+        f"<body><h1>{html.escape(assignment)}</h1>"
+        f"<p>Your submission could not be graded: <strong>{html.escape(reason)}</strong>.</p>"
+        "<p>Score: 0. Please contact your instructor.</p></body></html>\n"
+    )
+
+
+def check_report(result: Result, stream: TextIO = sys.stdout) -> None:
+    """Per-cell scores and diagnostics for ``l2course check``."""
+    for nb, grades in result.cells.items():
+        stream.write(f"{nb}\n")
+        for cell in grades:
+            if cell.max_score == 0 and not cell.message:
+                continue
+            score = "manual" if cell.score is None else _fmt(cell.score)
+            mark = "ok " if cell.score is not None and cell.score >= cell.max_score else "-- "
+            if cell.score is None:
+                mark = "?  "
+            line = f"  {mark}{cell.grade_id:<32} {score:>6} / {_fmt(cell.max_score)}"
+            if cell.message:
+                line += f"   {cell.message}"
+            stream.write(line + "\n")
+    for event in result.events:
+        stream.write(f"  !! {event['kind']}: {event['message']}\n")
+    stream.write(f"total: {_fmt(result.score)} / {_fmt(result.max_score)}")
+    if result.reason and result.status != "graded":
+        stream.write(f"  ({result.status}: {result.reason})")
+    stream.write("\n")
