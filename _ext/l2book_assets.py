@@ -12,7 +12,12 @@ the stock Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this
   uncaught SyntaxError on every page) and names a CDN URL. Thebe is not used (the launch buttons
   are Binder and Colab), so its script and stylesheet are removed.
 * matplotlib's ``to_jshtml()`` animation widget links Font Awesome 4 from a CDN; the theme's
-  Font Awesome 6 CSS already draws its ``fa fa-play``... icons, so the link is dropped.
+  Font Awesome 6 CSS already draws its ``fa fa-play``... icons, so the link is dropped. The widget's
+  frame image has no alt text and its slider no label (axe: critical); both are added.
+* The theme's sidebar folds sub-pages under a ``<summary>`` with only an icon in it (axe:
+  "summary-name", serious); each gets an ``aria-label`` naming the section it opens.
+* docutils marks bibliography entries ``role="doc-biblioentry"`` (deprecated in DPUB-ARIA 1.1)
+  inside ``role="list"`` (axe: "aria-required-children", critical); they become ``listitem``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,15 @@ CDN_STYLESHEET = re.compile(
     r"<link\b[^>]*\bhref=[\"']https?://[^\"']*font-awesome[^\"']*[\"'][^>]*>\s*", re.IGNORECASE
 )
 
+# matplotlib.animation's jshtml template: <img id="_anim_img..."> and <input id="_anim_slider...">
+ANIM_IMG = re.compile(r'(<img id="_anim_img[^"]*")>')
+ANIM_SLIDER = re.compile(r'(<input id="_anim_slider[^"]*" type="range")(?![^>]*aria-label)')
+
+# The sidebar's fold-out: <a class="reference internal" href="...">Title</a><details><summary>
+SIDEBAR_SUMMARY = re.compile(
+    r'(<a class="[^"]*reference internal[^"]*" href="[^"]*">([^<]*)</a>\s*<details[^>]*>\s*)<summary>'
+)
+
 
 def _filename(asset: Any) -> str:
     """An asset's path relative to ``_static`` (Sphinx stores local assets as ``_static/...``)."""
@@ -49,6 +63,10 @@ def _keep_script(asset: Any, mathjax_path: str) -> bool:
     return True
 
 
+def _label_summaries(html: str) -> str:
+    return SIDEBAR_SUMMARY.sub(r'\1<summary aria-label="Show or hide the pages under \2">', html)
+
+
 def _trim_page_assets(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
@@ -63,15 +81,35 @@ def _trim_page_assets(
             for c in styles
             if _filename(c) != "sphinx-thebe.css" and not _filename(c).startswith("mathjax/")
         ]
+    body = context.get("body")
+    if isinstance(body, str) and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+    toctree = context.get("generate_toctree_html")
+    if callable(toctree) and not getattr(toctree, "_l2book", False):
+
+        def labelled_toctree(*args: Any, **kwargs: Any) -> Any:
+            html = toctree(*args, **kwargs)
+            return _label_summaries(str(html))  # the theme returns a str or a BeautifulSoup
+
+        labelled_toctree._l2book = True  # type: ignore[attr-defined]
+        context["generate_toctree_html"] = labelled_toctree
 
 
-def _drop_cdn_stylesheets(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+def _fix_raw_html(text: str) -> str:
+    """Make a raw HTML output (e.g. a jshtml animation) private and accessible."""
+    text = CDN_STYLESHEET.sub("", text)
+    text = ANIM_IMG.sub(
+        r'\1 alt="Animation frame: use the slider or the buttons below to change it">', text
+    )
+    return ANIM_SLIDER.sub(r'\1 aria-label="Animation frame"', text)
+
+
+def _fix_raw_nodes(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     for node in list(doctree.findall(nodes.raw)):
         text = node.astext()
-        if "font-awesome" in text:
-            new = CDN_STYLESHEET.sub("", text)
-            if new != text:
-                node.replace_self(nodes.raw("", new, format=node.get("format", "html")))
+        new = _fix_raw_html(text)
+        if new != text:
+            node.replace_self(nodes.raw("", new, format=node.get("format", "html")))
 
 
 def _entry_name(entry: Any) -> str:
@@ -94,7 +132,7 @@ def _configure(app: Sphinx, config: Config) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _configure)
-    app.connect("doctree-resolved", _drop_cdn_stylesheets)
+    app.connect("doctree-resolved", _fix_raw_nodes)
     # After sphinx.ext.mathjax (priority 500) has added its script for the page.
     app.connect("html-page-context", _trim_page_assets, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
