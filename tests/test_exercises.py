@@ -172,6 +172,37 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "non-zero entries instead of the zeros",
         ),
     },
+    "ex04-claims": {
+        "dof-singular-values-not-squared": (
+            "return float(np.sum(d**2 / (d**2 + lam)))",
+            "return float(np.sum(d / (d + lam)))",
+            "instead of their squares",
+        ),
+        "dof-complement": (
+            "return float(np.sum(d**2 / (d**2 + lam)))",
+            "return float(np.sum(lam / (d**2 + lam)))",
+            "shrunk-away part",
+        ),
+        "dof-eigenvalues-squared-again": (
+            "d = np.linalg.svd(np.asarray(X, dtype=float), compute_uv=False)",
+            "d = np.linalg.eigvalsh(np.asarray(X, dtype=float).T @ np.asarray(X, dtype=float))",
+            "eigenvalues of XᵀX",
+        ),
+        "dof-lam-times-n": (
+            "return float(np.sum(d**2 / (d**2 + lam)))",
+            "return float(np.sum(d**2 / (d**2 + len(X) * lam)))",
+            "multiplied by n",
+        ),
+        "believes-c5-sparse": ('"C5": "false"', '"C5": "true"', "never sets a coefficient exactly to zero"),
+        "believes-c1-biases": ('"C1": "misleading"', '"C1": "true"', "penalises the weights only"),
+        "believes-c4-more-accurate": ('"C4": "false"', '"C4": "true"', "neither penalty wins"),
+        "c10-misleading": ('"C10": "false"', '"C10": "misleading"', "no optimizer has a `penalty` argument"),
+        "c6-half-true-label": (
+            '"C6": "misleading"',
+            '"C6": "misleading (half true)"',
+            'write just "misleading"',
+        ),
+    },
 }
 
 
@@ -494,3 +525,7 @@ class TestEx02Mechanism(_Assignment):
 
 class TestEx03L1VsL2(_Assignment):
     aid = "ex03-l1-vs-l2"
+
+
+class TestEx04Claims(_Assignment):
+    aid = "ex04-claims"
