@@ -203,6 +203,54 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             'write just "misleading"',
         ),
     },
+    "ex05-implementation": {
+        "alpha-forgets-n": ("return n_samples * lam", "return lam", "forgetting n"),
+        "torch-wd-equals-lam": ("return 2.0 * lam", "return lam", "wd = lam"),
+        "logistic-missing-2": (
+            "return 1.0 / (2.0 * n_samples * lam)",
+            "return 1.0 / (n_samples * lam)",
+            "missing factor 2",
+        ),
+        "logistic-not-inverted": (
+            "return 1.0 / (2.0 * n_samples * lam)",
+            "return 2.0 * n_samples * lam",
+            "C is the inverse of the regularization strength",
+        ),
+        "folds-by-array-split": (
+            "val = np.arange(bounds[i], bounds[i + 1])",
+            "val = np.array_split(np.arange(n), k)[i]",
+            "np.array_split",
+        ),
+        "validation-leakage": (
+            "train = np.setdiff1d(np.arange(n), val)",
+            "train = np.arange(n)",
+            "leakage of the validation fold",
+        ),
+        "shuffled-folds": (
+            "bounds = [i * n // k for i in range(k + 1)]",
+            "bounds = [i * n // k for i in range(k + 1)]\n"
+            "    perm = np.random.default_rng().permutation(n)\n"
+            "    X, y = X[perm], y[perm]",
+            "are you shuffling the rows?",
+        ),
+        "shuffled-folds-seeded": (
+            "bounds = [i * n // k for i in range(k + 1)]",
+            "bounds = [i * n // k for i in range(k + 1)]\n"
+            "    perm = np.random.default_rng(0).permutation(n)\n"
+            "    X, y = X[perm], y[perm]",
+            "folds must be contiguous and unshuffled",
+        ),
+        "ties-to-first": (
+            "best_lam = max(lams[i] for i in tied)",
+            "best_lam = lams[int(np.argmin(mean_val_mse))]",
+            "ties going to the first",
+        ),
+        "sum-over-folds": (
+            "mean_val_mse[j] = np.mean(fold_mse)",
+            "mean_val_mse[j] = np.sum(fold_mse)",
+            "sum over folds",
+        ),
+    },
 }
 
 
@@ -529,3 +577,7 @@ class TestEx03L1VsL2(_Assignment):
 
 class TestEx04Claims(_Assignment):
     aid = "ex04-claims"
+
+
+class TestEx05Implementation(_Assignment):
+    aid = "ex05-implementation"
