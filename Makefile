@@ -33,6 +33,15 @@ book: $(STAMP)
 	@echo "The book is in $(CURDIR)/_build/html/index.html"
 	@echo "Open that file in a browser, or run 'make serve' and visit http://127.0.0.1:8000"
 
+# Instructor edition: the same book plus the solutions (executed, answer and test cells
+# collapsed). Config and toc are generated into _build/.instructor; the HTML ends in _build/instructor.
+book-instructor: $(STAMP)
+	$(BIN)/python _instructor/build_config.py _build/.instructor
+	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html --config _build/.instructor/_config.yml --toc _build/.instructor/_toc.yml --path-output _build/.instructor
+	rm -rf _build/instructor && cp -r _build/.instructor/_build/html _build/instructor
+	@echo
+	@echo "The instructor edition is in $(CURDIR)/_build/instructor/index.html"
+
 serve:
 	@test -f _build/html/index.html || { echo "No book yet: run 'make book' first."; exit 1; }
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _build/html

@@ -1,0 +1,53 @@
+"""Write the instructor edition's config and table of contents (used by `make book-instructor`).
+
+``_config.yml`` with ``_config_instructor.yml`` layered over it (mappings merged key by key,
+lists and scalars replaced) and ``_toc.yml`` with a "Solutions" part appended, both written to
+the build folder given as the only argument. Relative ``local_extensions`` paths are made
+absolute, because Jupyter Book resolves them against the config file's folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation"]
+
+
+def merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def main(build_dir: str) -> None:
+    out = Path(build_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    config = merge(
+        yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8")),
+        yaml.safe_load((REPO / "_config_instructor.yml").read_text(encoding="utf-8")),
+    )
+    local = config.get("sphinx", {}).get("local_extensions", {})
+    for name, path in local.items():
+        local[name] = str((REPO / path).resolve()) + "/"
+    (out / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    toc["parts"].append(
+        {
+            "caption": "Solutions (instructor edition)",
+            "chapters": [{"file": f"solutions/{a}/{a}"} for a in ASSIGNMENTS],
+        }
+    )
+    (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
