@@ -103,6 +103,7 @@ def worker_config(settings: Settings, root: Path, uid: int, db_url: str) -> Conf
     config.SandboxedExecute.sandbox_uid = uid
     config.SandboxedExecute.guard = settings.guard
     # A warning on stderr from a correct answer is not a failure (nbgrader scores it 0).
+    config.IgnorePattern.enabled = True
     config.IgnorePattern.pattern = r"\w*Warning\b"
     pre = [SandboxedExecute if p is Execute else p
            for p in Autograde.class_traits()["autograde_preprocessors"].make_dynamic_default()]

@@ -21,18 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import signal
 import time
 from typing import Any
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
 from traitlets import Bool, Integer
 
-from .sandbox import SandboxKernelManager, reap_strays, sandbox_processes
+from .sandbox import SandboxKernelManager, reap_strays, sandbox_processes, sandbox_tasks
 
 #: Events of the last notebooks executed in this process (read by the grading worker).
 EVENTS: list[dict[str, str]] = []
@@ -117,6 +119,7 @@ class SandboxedExecute(Execute):
         self._deadline = time.monotonic() + self.notebook_timeout
         self._dead = False
         self._guard_ready = False
+        self._proc_limit = False
         self._events: list[dict[str, str]] = []
         try:
             nb, resources = super().preprocess(nb, resources, km)
@@ -138,6 +141,26 @@ class SandboxedExecute(Execute):
     async def _async_handle_timeout(self, timeout: int, cell: NotebookNode | None = None) -> Any:
         self._timed_out = True
         return await super()._async_handle_timeout(timeout, cell)
+
+    async def _async_poll_kernel_alive(self) -> None:
+        """nbclient's liveness poll, plus the process cap: a fork bomb kills the sandbox."""
+        while True:
+            await asyncio.sleep(0.5)
+            if self.sandbox and self.sandbox_uid:
+                if sandbox_tasks(self.sandbox_uid) >= self.processes - 1:
+                    self._proc_limit = True
+                    procs = sandbox_processes(self.sandbox_uid)
+                    for pid in procs:
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            pass
+            try:
+                await self._async_check_alive()
+            except DeadKernelError:
+                assert self.task_poll_for_reply is not None
+                self.task_poll_for_reply.cancel()
+                return
 
     # -- output cap ----------------------------------------------------------------------------
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
@@ -210,12 +233,24 @@ class SandboxedExecute(Execute):
             self._output_exceeded = False
             self._timed_out = False
             cell, resources = super().preprocess_cell(cell, resources, index)
+        except CellTimeoutError as exc:
+            # nbclient gave up waiting for the kernel's output (e.g. forked copies of the
+            # kernel flood or block its channels): score the cell 0 and go on
+            self._timed_out = True
+            cell.outputs = list(cell.get("outputs", [])) + [
+                error_output("CellTimeoutError", str(exc).splitlines()[0])]
         except DeadKernelError:
             self._dead = True
-            cell.outputs = list(cell.get("outputs", [])) + [
-                error_output("KernelDied", "the kernel died while running this cell "
-                             "(os._exit, a fatal signal, or out of memory)")]
-            self._event(cell, "crashed", "the kernel died")
+            if self._proc_limit:
+                cell.outputs = list(cell.get("outputs", [])) + [error_output(
+                    "ProcessLimitExceeded",
+                    f"more than {self.processes} processes; the kernel was stopped")]
+                self._event(cell, "limit", f"process limit {self.processes}")
+            else:
+                cell.outputs = list(cell.get("outputs", [])) + [
+                    error_output("KernelDied", "the kernel died while running this cell "
+                                 "(os._exit, a fatal signal, or out of memory)")]
+                self._event(cell, "crashed", "the kernel died")
             return cell, resources
         if self._output_exceeded:
             cell.outputs.append(error_output(
@@ -224,18 +259,16 @@ class SandboxedExecute(Execute):
             self._event(cell, "limit", f"output limit {self.output_limit} bytes")
         if self._timed_out:
             self._event(cell, "limit", f"cell time limit {self._get_timeout(cell)} s")
+        if any(out.get("ename") == "MemoryError" for out in cell.outputs
+               if out.get("output_type") == "error"):
+            self._event(cell, "limit", f"memory limit {self.memory // 1024**2} MB")
         if self.sandbox and self.sandbox_uid:
-            procs = sandbox_processes(self.sandbox_uid)
-            strays = [pid for pid, ppid in procs.items() if ppid in procs]
-            if self._timed_out or len(procs) >= self.processes - 1:
-                if len(procs) >= self.processes - 1:
-                    self._event(cell, "limit", f"process limit {self.processes}")
-                reap_strays(self.sandbox_uid)
-            elif strays and len(strays) > self.processes // 2:
+            if self._timed_out:
                 reap_strays(self.sandbox_uid)
         return cell, resources
 
     _hidden = False
+    _proc_limit = False
     _output_bytes = 0
     _output_exceeded = False
     _timed_out = False

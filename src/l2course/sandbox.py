@@ -190,6 +190,22 @@ def sandbox_processes(uid: int) -> dict[int, int]:
     return found
 
 
+def sandbox_tasks(uid: int) -> int:
+    """Number of threads running as ``uid`` (what ``RLIMIT_NPROC`` counts)."""
+    total = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = Path(entry.path, "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            total += int(fields.get("Threads", "1"))
+    return total
+
+
 def reap_strays(uid: int) -> int:
     """Kill every process of the sandbox uid whose parent also runs as that uid.
 

@@ -21,6 +21,7 @@ import copy
 import json
 import re
 import shutil
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,8 +130,10 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         return None, f"{path.name} is not a Jupyter notebook"
     try:
-        nb = nbformat.reads(json.dumps(data), as_version=4)
-        nbformat.validate(nb)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # missing cell ids: nbformat adds them
+            nb = nbformat.reads(json.dumps(data), as_version=4)
+            nbformat.validate(nb)
     except Exception as exc:  # nbformat raises several kinds
         return None, f"{path.name} is not a valid notebook ({str(exc).splitlines()[0]})"
     return nb, None
