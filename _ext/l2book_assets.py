@@ -18,6 +18,8 @@ the stock Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this
   "summary-name", serious); each gets an ``aria-label`` naming the section it opens.
 * docutils marks bibliography entries ``role="doc-biblioentry"`` (deprecated in DPUB-ARIA 1.1)
   inside ``role="list"`` (axe: "aria-required-children", critical); they become ``listitem``.
+* Without MathJax's menu, display maths wider than the column scrolls but cannot take keyboard
+  focus (axe: "scrollable-region-focusable"); ``l2book.js`` makes those containers focusable.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from sphinx.config import Config
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "l2book_templates"
+STATIC = HERE / "l2book_static"
 # <link rel="stylesheet" href="https://maxcdn.bootstrapcdn.com/font-awesome/4.4.0/css/...">
 CDN_STYLESHEET = re.compile(
     r"<link\b[^>]*\bhref=[\"']https?://[^\"']*font-awesome[^\"']*[\"'][^>]*>\s*", re.IGNORECASE
@@ -120,6 +123,8 @@ def _entry_name(entry: Any) -> str:
 def _configure(app: Sphinx, config: Config) -> None:
     if str(TEMPLATES) not in config.templates_path:
         config.templates_path.insert(0, str(TEMPLATES))
+    if str(STATIC) not in config.html_static_path:
+        config.html_static_path.append(str(STATIC))
     # Jupyter Book listed every .js/.css under _static/mathjax as a page asset; MathJax's own
     # loader fetches the components it needs (``mathjax_path`` is added by sphinx.ext.mathjax).
     config.html_js_files = [
@@ -133,6 +138,7 @@ def _configure(app: Sphinx, config: Config) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _configure)
     app.connect("doctree-resolved", _fix_raw_nodes)
+    app.add_js_file("l2book.js", defer="defer")
     # After sphinx.ext.mathjax (priority 500) has added its script for the page.
     app.connect("html-page-context", _trim_page_assets, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
