@@ -488,7 +488,10 @@ class _Assignment:
                 assert not (isinstance(last, ast.Expr) and isinstance(last.value, ast.Constant)), (
                     f"{meta['grade_id']} ends with a bare value (nbgrader would take it as partial credit)"
                 )
-                assert "solutions" not in code and "import l2course" not in code
+                assert not re.search(r"^\s*(import|from)\s+(solutions|l2course)\b", code, re.M), (
+                    f"{meta['grade_id']} imports the solution or the course tooling"
+                )
+                assert "solutions/" not in code, f"{meta['grade_id']} reads the instructor's files"
             if meta.get("solution"):
                 assert "### BEGIN SOLUTION" in code and "### END SOLUTION" in code
                 assert "HIDDEN TESTS" not in code
