@@ -34,6 +34,12 @@ def _collapse(app, docname: str, source: list[str]) -> None:
             tags = meta.setdefault("tags", [])
             if "hide-input" not in tags:
                 tags.append("hide-input")
+            what = "solution" if nbgrader.get("solution") else "tests (hidden tests included)"
+            if nbgrader.get("grade_id") == "helpers":
+                what = "test helpers"
+            meta.setdefault("mystnb", {}).update(
+                {"code_prompt_show": f"Show {what}", "code_prompt_hide": f"Hide {what}"}
+            )
     for index, cell in enumerate(nb.get("cells", [])):
         if cell.get("cell_type") == "markdown":
             nb["cells"].insert(
