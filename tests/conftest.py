@@ -72,7 +72,20 @@ def build_book(
 
 
 @pytest.fixture(scope="session")
-def built_book(testrun_uid: str) -> BookBuild:
+def run_id(request: pytest.FixtureRequest) -> str:
+    """An id shared by all xdist workers of one test run (a fresh one without xdist)."""
+    workerinput = getattr(request.config, "workerinput", None)
+    if workerinput is not None:
+        return str(workerinput["testrunuid"])
+    if not hasattr(request.config, "_l2course_run_id"):
+        import uuid
+
+        request.config._l2course_run_id = uuid.uuid4().hex  # type: ignore[attr-defined]
+    return str(request.config._l2course_run_id)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def built_book(run_id: str) -> BookBuild:
     """The learner edition, built once per test run into ``_build/html``."""
     build_dir = REPO / "_build"
     build_dir.mkdir(exist_ok=True)
@@ -80,7 +93,7 @@ def built_book(testrun_uid: str) -> BookBuild:
     with FileLock(str(build_dir / "test-build.lock")):
         if record.exists():
             data = json.loads(record.read_text())
-            if data["run"] == testrun_uid:
+            if data["run"] == run_id:
                 return BookBuild(
                     data["returncode"], data["log"], data["seconds"], Path(data["html_dir"])
                 )
@@ -89,7 +102,7 @@ def built_book(testrun_uid: str) -> BookBuild:
         record.write_text(
             json.dumps(
                 {
-                    "run": testrun_uid,
+                    "run": run_id,
                     "returncode": result.returncode,
                     "log": result.log,
                     "seconds": result.seconds,

@@ -123,7 +123,6 @@ def _tiny_book(tmp_path: Path, cells: list, extra_md: str = "") -> Path:
         e for e in config["sphinx"].get("extra_extensions", []) if e == "sphinx_exercise"
     ]
     config["sphinx"]["config"].pop("bibtex_reference_style", None)
-    config.get("sphinx", {}).pop("local_extensions", None)
     (book / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True))
     (book / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: page\n")
     (book / "intro.md").write_text("# Intro\n\nA tiny book.\n" + extra_md)
@@ -131,7 +130,9 @@ def _tiny_book(tmp_path: Path, cells: list, extra_md: str = "") -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_markdown_cell("# Page")] + cells
     nbformat.write(nb, book / "page.ipynb")
-    shutil.copytree(REPO / "_static", book / "_static", ignore=shutil.ignore_patterns("mathjax"))
+    shutil.copytree(REPO / "_static", book / "_static")
+    if (REPO / "_ext").is_dir():
+        shutil.copytree(REPO / "_ext", book / "_ext")
     return book
 
 
