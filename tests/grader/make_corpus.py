@@ -169,7 +169,8 @@ for path in hits + ["../../../gradebook.db"]:
         ("points-tamper", points(), 5, "graded", "points: 100"),
         ("infinite-loop", sol("while True:\n    pass\n" + CORRECT), 0, "limit",
          "cell time limit"),
-        ("memory-bomb", sol("hog = []\nwhile True:\n    hog.append(bytearray(50 * 1024**2))\n"
+        ("memory-bomb", sol("hog = []\nwhile True:  # 512 MiB more address space each time\n"
+                            "    hog.append(np.empty(2**26))\n"
                             + CORRECT), 0, "limit", "memory limit"),
         ("fork-bomb", sol("import os\nwhile True:\n    try:\n        os.fork()\n"
                           "    except OSError:\n        pass\n" + CORRECT), 0, "limit",
@@ -194,6 +195,36 @@ for path in hits + ["../../../gradebook.db"]:
     ]
 
 
+#: A phrase the student's HTML feedback must contain (the reason, as the student sees it).
+FEEDBACK = {
+    "correct": "",
+    "blank": "NotImplementedError",
+    "wrong": "should give 5",
+    "partial": "the empty vector has no penalty",
+    "invalid-json": "not valid JSON",
+    "empty-file": "empty file",
+    "renamed": "my_work.ipynb",
+    "missing": "missing",
+    "deleted-tests": "deleted; restored",
+    "edited-tests": "edited; restored",
+    "retyped-tests": "re-typed as markdown",
+    "grade-false": "grade: False",
+    "points-tamper": "points: 100",
+    "infinite-loop": "CellTimeoutError",
+    "memory-bomb": "MemoryError",
+    "fork-bomb": "ProcessLimitExceeded",
+    "sys-exit": "",
+    "os-exit": "KernelDied",
+    "self-kill": "KernelDied",
+    "huge-output": "OutputLimitExceeded",
+    "read-solutions": "is nowhere to be seen",
+    "write-gradebook": "could not write",
+    "network": "Network is unreachable",
+    "monkeypatch": "IntegrityError",
+    "warnings": "",
+}
+
+
 def main() -> None:
     COURSE.joinpath("source", A).mkdir(parents=True, exist_ok=True)
     nbformat.write(source_notebook(), COURSE / "source" / A / f"{A}.ipynb")
@@ -212,7 +243,8 @@ def main() -> None:
             path.write_bytes(content)
         else:
             nbformat.write(content, path)
-        expected[student] = {"score": score, "status": status, "reason": reason}
+        expected[student] = {"score": score, "status": status, "reason": reason,
+                             "feedback": FEEDBACK[student]}
     (CORPUS / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
     print(f"wrote {len(expected)} submissions under {CORPUS}")
 
