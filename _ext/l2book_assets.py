@@ -18,6 +18,17 @@ the stock Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this
   "summary-name", serious); each gets an ``aria-label`` naming the section it opens.
 * docutils marks bibliography entries ``role="doc-biblioentry"`` (deprecated in DPUB-ARIA 1.1)
   inside ``role="list"`` (axe: "aria-required-children", critical); they become ``listitem``.
+* pydata-sphinx-theme's CSS carries rules for all ~1,900 Font Awesome icons and three web fonts
+  (0.3 MB, of which a page uses a dozen glyphs). After the build, the rules for icons no page or
+  script names are dropped and the fonts are subset to the glyphs still referenced (woff).
+* The theme's stylesheet (Bootstrap 5 + pydata, 0.3 MB) and sphinx-design's are mostly rules for
+  classes no page uses. After the build, a rule is dropped when one of its class/id names appears
+  in no built HTML page and no script (the way PurgeCSS decides), except for names that Bootstrap
+  and the theme build at run time (``SAFE_PREFIXES``).
+* myst-nb sets Sphinx's asset policy to "always", so MathJax (0.8 MB) was loaded on pages without
+  maths; it is now loaded only where the page has maths.
+* pydata-sphinx-theme loads searchtools.js, language_data.js and the whole searchindex.js on every
+  page for search-as-you-type, which is off; a layout override loads them only on the search page.
 * Without MathJax's menu, display maths wider than the column scrolls but cannot take keyboard
   focus (axe: "scrollable-region-focusable"); ``l2book.js`` makes those containers focusable.
 """
@@ -74,9 +85,18 @@ def _trim_page_assets(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
     mathjax_path = str(app.config.mathjax_path or "")
+    body = str(context.get("body") or "")
+    has_maths = 'class="math' in body or "mathjax_process" in body or "tex2jax_process" in body
     scripts = context.get("script_files")
     if isinstance(scripts, list):
         scripts[:] = [s for s in scripts if _keep_script(s, mathjax_path)]
+        if not has_maths:  # myst-nb's "always" asset policy would load MathJax everywhere
+            scripts[:] = [
+                s
+                for s in scripts
+                if _filename(s) != mathjax_path
+                and not str(getattr(s, "attributes", {}).get("body", "")).startswith("window.MathJax")
+            ]
     styles = context.get("css_files")
     if isinstance(styles, list):
         styles[:] = [
@@ -120,6 +140,128 @@ def _entry_name(entry: Any) -> str:
     return str(name or "")
 
 
+# .fa-bars:before,.fa-navicon:before{content:"\f0c9"}
+ICON_RULE = re.compile(r'((?:\.fa-[a-z0-9-]+:{1,2}before,?)+)\{content:"([^"]*)"\}')
+FA_NAME = re.compile(r"fa-[a-z0-9-]+")
+CSS_ESCAPE = re.compile(r"\\([0-9a-fA-F]{1,6})\s?")
+FA_WEBFONTS = "vendor/fontawesome/webfonts"
+
+
+def _codepoints(css_text: str) -> set[int]:
+    return {int(h, 16) for h in CSS_ESCAPE.findall(css_text)}
+
+
+def _slim_icons(app: Sphinx, exception: Exception | None) -> None:
+    """Drop unused Font Awesome rules from the theme CSS and subset its fonts (after the build)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    static = outdir / "_static"
+    theme_css = static / "styles" / "pydata-sphinx-theme.css"
+    fonts = static / FA_WEBFONTS
+    if not theme_css.exists() or not fonts.is_dir():
+        return
+    used: set[str] = set()
+    for path in [*outdir.rglob("*.html"), *static.rglob("*.js")]:
+        if "mathjax" in path.parts:
+            continue
+        used.update(FA_NAME.findall(path.read_text(encoding="utf-8", errors="replace")))
+    css = theme_css.read_text(encoding="utf-8")
+
+    def keep_rule(match: re.Match[str]) -> str:
+        names = {n[1:].split(":")[0] for n in match.group(1).rstrip(",").split(",")}
+        return match.group(0) if names & used else ""
+
+    css = ICON_RULE.sub(keep_rule, css)
+    # Every glyph still named anywhere in the CSS (kept icon rules, --pst-icon-* variables...).
+    keep = set()
+    for path in static.rglob("*.css"):
+        if "mathjax" not in path.parts:
+            keep |= _codepoints(css if path == theme_css else path.read_text(errors="replace"))
+    from fontTools import subset  # matplotlib's dependency
+
+    for ttf in sorted(fonts.glob("fa-*.ttf")):
+        woff = ttf.with_suffix(".subset.woff")
+        options = subset.Options()
+        options.flavor = "woff"
+        options.layout_features = ["*"]
+        font = subset.load_font(str(ttf), options)
+        cmap = font.getBestCmap() or {}
+        sub = subset.Subsetter(options)
+        sub.populate(unicodes=sorted(keep & set(cmap)) or [0x20])
+        sub.subset(font)
+        subset.save_font(font, str(woff), options)
+        rel = f"../{FA_WEBFONTS}/{ttf.stem}"
+        css = re.sub(
+            re.escape(f"url({rel}.woff2)") + r' format\("woff2"\),' + re.escape(f"url({rel}.ttf)")
+            + r' format\("truetype"\)',
+            f'url({rel}.subset.woff) format("woff")',
+            css,
+        )
+        for unused in (ttf, ttf.with_suffix(".woff2")):  # no longer referenced: keep the site small
+            unused.unlink(missing_ok=True)
+    theme_css.write_text(css, encoding="utf-8")
+
+
+# Class names that Bootstrap / the theme compose at run time (e.g. "bs-tooltip-" + placement).
+SAFE_PREFIXES = (
+    "bs-", "show", "fade", "collaps", "modal", "offcanvas", "tooltip", "popover", "dropdown",
+    "active", "disabled", "focus", "hiding", "pst-", "bd-", "theme-", "mjx", "MathJax", "sd-tab",
+    "search", "highlight", "toggle", "copybtn", "o-tooltip", "scrolled", "sidebar",
+)
+PURGED_CSS = ("styles/pydata-sphinx-theme.css", "sphinx-design.min.css")
+SELECTOR_NAME = re.compile(r"[.#]((?:\\.|[A-Za-z0-9_-])+)")
+PSEUDO = re.compile(r"::?[a-zA-Z-]+(\([^)]*\))?")
+
+
+def _purge_css(css: str, words: set[str]) -> str:
+    """Drop the rules whose selectors all name a class or id found in no page or script."""
+    import tinycss2  # nbconvert's dependency (bleach[css])
+
+    def selector_used(selector: str) -> bool:
+        for name in SELECTOR_NAME.findall(PSEUDO.sub("", selector)):
+            name = name.replace("\\", "")
+            if name not in words and not name.startswith(SAFE_PREFIXES):
+                return False
+        return True
+
+    def walk(rules: list[Any]) -> list[str]:
+        out = []
+        for rule in rules:
+            if rule.type == "qualified-rule":
+                selectors = [x.strip() for x in tinycss2.serialize(rule.prelude).split(",")]
+                kept = [x for x in selectors if selector_used(x)]
+                if kept:
+                    out.append(",".join(kept) + "{" + tinycss2.serialize(rule.content) + "}")
+            elif rule.type == "at-rule":
+                grouping = rule.lower_at_keyword in {"media", "supports", "layer", "container"}
+                if grouping and rule.content is not None:
+                    inner = walk(tinycss2.parse_rule_list(rule.content, True, True))
+                    if inner:
+                        prelude = tinycss2.serialize(rule.prelude)
+                        out.append(f"@{rule.at_keyword}{prelude}{{{''.join(inner)}}}")
+                else:
+                    out.append(rule.serialize())
+        return out
+
+    return "".join(walk(tinycss2.parse_stylesheet(css, True, True)))
+
+
+def _purge_unused_css(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    static = outdir / "_static"
+    words: set[str] = set()
+    for path in [*outdir.rglob("*.html"), *static.rglob("*.js")]:
+        if "mathjax" not in path.parts:
+            words.update(re.findall(r"[A-Za-z0-9_-]+", path.read_text(errors="replace")))
+    for rel in PURGED_CSS:
+        path = static / rel
+        if path.exists():
+            path.write_text(_purge_css(path.read_text(encoding="utf-8"), words), encoding="utf-8")
+
+
 def _configure(app: Sphinx, config: Config) -> None:
     if str(TEMPLATES) not in config.templates_path:
         config.templates_path.insert(0, str(TEMPLATES))
@@ -139,6 +281,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _configure)
     app.connect("doctree-resolved", _fix_raw_nodes)
     app.add_js_file("l2book.js", defer="defer")
+    app.connect("build-finished", _slim_icons)
+    app.connect("build-finished", _purge_unused_css, priority=600)
     # After sphinx.ext.mathjax (priority 500) has added its script for the page.
     app.connect("html-page-context", _trim_page_assets, priority=900)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -156,8 +156,12 @@ MATH_JS = r"""
     acceptNode: n => (n.parentElement && n.parentElement.closest(skip)) ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT });
   const texts = [];
   while (walker.nextNode()) texts.push(walker.currentNode.nodeValue);
+  // Display maths wider than the column scrolls: it must take keyboard focus (l2book.js).
+  const wide = [...document.querySelectorAll('mjx-container[display="true"]')]
+    .filter(e => e.scrollWidth > e.clientWidth + 1 && e.getAttribute('tabindex') === null)
+    .map(e => (e.parentElement.id || e.parentElement.className));
   return {count: maths.length, typeset: document.querySelectorAll('mjx-container').length,
-          untypeset, errors, text: texts.join(' ')};
+          untypeset, errors, wide_unfocusable: wide, text: texts.join(' ')};
 }
 """
 
@@ -222,6 +226,9 @@ def load(context: Any, url: str, *, screenshot: Path | None = None, axe: bool = 
             )
             page.evaluate("() => MathJax.startup.promise")
             visit.typeset_s = page.evaluate("() => performance.now()") / 1000.0
+            page.evaluate(
+                "() => document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(r)))"
+            )
         visit.math = page.evaluate(MATH_JS)
         visit.images = page.evaluate(IMAGES_JS)
         visit.glue = page.eval_on_selector_all(".pasted-text", "els => els.map(e => e.textContent)")
@@ -299,6 +306,7 @@ def test_maths_typeset_by_vendored_mathjax(visit: Any, doc: str) -> None:
     m = v.math
     assert not m["untypeset"], f"{doc}: maths left as TeX: {m['untypeset'][:5]}"
     assert not m["errors"], f"{doc}: MathJax errors: {m['errors'][:5]}"
+    assert not m["wide_unfocusable"], f"{doc}: wide equations keyboard users cannot scroll: {m['wide_unfocusable']}"
     text = m["text"]
     raw = re.findall(r"\$\$|\\\(|\\\[|\\begin\{|\$[^$\n]{1,200}\$", text)
     assert not raw, f"{doc}: raw TeX in the page text: {raw[:5]}"

@@ -1,0 +1,184 @@
+"""Page weight and speed of the built book, in headless Chromium (issue 7).
+
+For each page of ``_toc.yml`` (plus the search page): bytes the page pulls in from a plain static
+server (uncompressed, and as gzip would send them), number of requests, time to the ``load`` event
+and time until MathJax has finished typesetting — the median of several cold loads (fresh browser
+context, so nothing is cached). Then the book's size on disk. Budget (issue 7): no chapter page over
+1.5 MB uncompressed including its figures; every page typeset within 1.5 s.
+
+    python bench/pages.py                 # the learner edition in _build/html (run `make book`)
+    python bench/pages.py --html DIR --loads 5 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import http.server
+import json
+import statistics
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+from playwright.sync_api import sync_playwright
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BUDGET_BYTES = 1_500_000
+BUDGET_TYPESET_S = 1.5
+
+
+def toc_pages(toc_file: Path) -> list[str]:
+    toc = yaml.safe_load(toc_file.read_text(encoding="utf-8"))
+    order = [toc["root"]]
+
+    def walk(entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                order.append(str(entry["file"]))
+            walk(entry.get("sections", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return order
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
+
+
+def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
+    handler = functools.partial(Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def local_file(html: Path, url: str) -> Path | None:
+    path = html / urlparse(url).path.lstrip("/")
+    return path if path.is_file() else None
+
+
+def measure(browser: Any, html: Path, url: str) -> dict[str, Any]:
+    """One cold load: bytes (from the served files), requests, load and typeset times."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(url, wait_until="load", timeout=60_000)
+    load_s = page.evaluate(
+        "() => performance.getEntriesByType('navigation')[0].loadEventEnd / 1000"
+    )
+    typeset_s = None
+    if page.evaluate("() => !!document.querySelector('.math')"):
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
+        )
+        page.evaluate("() => MathJax.startup.promise")
+        typeset_s = page.evaluate("() => performance.now() / 1000")
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    context.close()
+    raw = gz = 0
+    foreign = []
+    for u in urls:
+        if urlparse(u).scheme in {"data", "blob"}:
+            continue  # inline (already counted in the HTML)
+        f = local_file(html, u)
+        if f is None:
+            foreign.append(u)
+            continue
+        data = f.read_bytes()
+        raw += len(data)
+        gz += len(gzip.compress(data, compresslevel=6))
+    return {
+        "bytes": raw,
+        "gzip": gz,
+        "requests": len(urls),
+        "load_s": load_s,
+        "typeset_s": typeset_s,
+        "not_served": foreign,
+    }
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--html", type=Path, default=REPO / "_build" / "html")
+    ap.add_argument("--toc", type=Path, default=REPO / "_toc.yml")
+    ap.add_argument("--loads", type=int, default=5, help="cold loads per page (median)")
+    ap.add_argument("--json", type=Path, help="also write the figures here")
+    ns = ap.parse_args()
+    html = ns.html.resolve()
+    if not (html / "index.html").exists():
+        print(f"no book at {html}: run `make book` first", file=sys.stderr)
+        return 2
+    docs = [d for d in toc_pages(ns.toc) if (html / f"{d}.html").exists()] + ["search"]
+    server, base = serve(html)
+    rows = []
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            measure(browser, html, base + f"{docs[0]}.html")  # warm up the browser process
+            for doc in docs:
+                runs = [measure(browser, html, base + f"{doc}.html") for _ in range(ns.loads)]
+                typeset = [r["typeset_s"] for r in runs if r["typeset_s"] is not None]
+                rows.append(
+                    {
+                        "page": doc,
+                        "bytes": runs[0]["bytes"],
+                        "gzip": runs[0]["gzip"],
+                        "requests": runs[0]["requests"],
+                        "load_s": statistics.median(r["load_s"] for r in runs),
+                        "typeset_s": statistics.median(typeset) if typeset else None,
+                        "not_served": runs[0]["not_served"],
+                    }
+                )
+            browser.close()
+    finally:
+        server.shutdown()
+
+    print(f"Median of {ns.loads} cold loads per page in headless Chromium, served from {html}")
+    print(f"{'page':44} {'KB raw':>8} {'KB gzip':>8} {'req':>4} {'load s':>7} {'maths s':>8}  budget")
+    over = 0
+    for r in rows:
+        typeset = f"{r['typeset_s']:.2f}" if r["typeset_s"] is not None else "-"
+        ok = r["bytes"] <= BUDGET_BYTES and (r["typeset_s"] or 0) <= BUDGET_TYPESET_S
+        over += not ok
+        print(
+            f"{r['page']:44} {r['bytes'] / 1000:8.0f} {r['gzip'] / 1000:8.0f} {r['requests']:4d} "
+            f"{r['load_s']:7.2f} {typeset:>8}  {'ok' if ok else 'OVER'}"
+        )
+        if r["not_served"]:
+            print(f"    not from the local server: {r['not_served']}")
+    total = du(html)
+    print(f"Book on disk: {total / 1e6:.1f} MB ({html})")
+    static = html / "_static"
+    if static.exists():
+        print(f"  of which _static: {du(static) / 1e6:.1f} MB")
+    print(f"Budget: <= {BUDGET_BYTES / 1e6:.1f} MB uncompressed per page, maths typeset <= "
+          f"{BUDGET_TYPESET_S} s: {len(rows) - over}/{len(rows)} pages within")
+    if ns.json:
+        ns.json.write_text(json.dumps({"pages": rows, "disk_bytes": total}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
