@@ -1,7 +1,7 @@
 """Write the instructor edition's config and table of contents (used by `make book-instructor`).
 
 ``_config.yml`` with ``_config_instructor.yml`` layered over it (mappings merged key by key,
-lists and scalars replaced) and ``_toc.yml`` with a "Solutions" part appended, both written to
+lists and scalars replaced; "solutions" dropped from ``exclude_patterns``) and ``_toc.yml`` with a "Solutions" part appended, both written to
 the build folder given as the only argument. Relative ``local_extensions`` paths are made
 absolute, because Jupyter Book resolves them against the config file's folder.
 """
@@ -34,6 +34,8 @@ def main(build_dir: str) -> None:
         yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8")),
         yaml.safe_load((REPO / "_config_instructor.yml").read_text(encoding="utf-8")),
     )
+    # The learner edition excludes solutions/; the instructor edition renders it.
+    config["exclude_patterns"] = [p for p in config.get("exclude_patterns", []) if p != "solutions"]
     local = config.get("sphinx", {}).get("local_extensions", {})
     for name, path in local.items():
         local[name] = str((REPO / path).resolve()) + "/"
