@@ -68,6 +68,27 @@ class Settings:
     guard: bool = True
 
 
+def fast_alembic_version() -> None:
+    """Make nbgrader read the gradebook schema version in-process.
+
+    nbgrader runs the ``alembic heads`` executable (about a second) every time it creates a
+    gradebook; the grader creates one per worker.
+    """
+    import nbgrader.api
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import ALEMBIC_DIR
+
+    if getattr(nbgrader.api.get_alembic_version, "l2course", False):
+        return
+    head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+
+    def version() -> str:
+        return head
+
+    version.l2course = True  # type: ignore[attr-defined]
+    nbgrader.api.get_alembic_version = version
+
+
 def load_course_config(course_root: Path) -> Config:
     """The course's ``nbgrader_config.py`` (or an empty config)."""
     path = course_root / "nbgrader_config.py"
@@ -118,6 +139,7 @@ class Worker:
         from nbgrader.apps import NbGraderAPI
         from nbgrader.coursedir import CourseDirectory
 
+        fast_alembic_version()
         self.settings = settings
         self.root = Path(tempfile.mkdtemp(prefix="worker-", dir=parent_dir))
         self.uid = 200000 + os.getpid() if os.geteuid() == 0 else 0
@@ -186,22 +208,22 @@ def _last_line(text: str) -> str:
 
 def _cell_messages(autograded: Path) -> dict[tuple[str, str], str]:
     """First error (or stderr) of every graded cell, keyed by (notebook, grade_id)."""
-    import nbformat
+    import json
 
     found: dict[tuple[str, str], str] = {}
     for path in autograded.glob("*.ipynb"):
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if not meta.get("grade") or cell.cell_type != "code":
+        nb = json.loads(path.read_text())  # written by nbgrader a moment ago: no validation
+        for cell in nb["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if not meta.get("grade") or cell["cell_type"] != "code":
                 continue
             for out in cell.get("outputs", []):
-                if out.output_type == "error":
+                if out["output_type"] == "error":
                     value = str(out.get("evalue", "")).strip().splitlines()
                     text = out.get("ename", "Error") + (f": {value[0]}" if value else "")
                     found[(path.stem, meta["grade_id"])] = text[:160]
                     break
-                if out.output_type == "stream" and out.name == "stderr":
+                if out["output_type"] == "stream" and out.get("name") == "stderr":
                     found[(path.stem, meta["grade_id"])] = "output on stderr"
                     break
     return found
@@ -267,17 +289,23 @@ class Pool:
         proc.kill()
         proc.join(5)
 
+    def start(self) -> None:
+        """Start the workers (they set up their private courses while the parent prepares)."""
+        self.workers: dict[Connection, dict[str, Any]] = {}
+        for _ in range(self.jobs):
+            proc, conn = self._spawn()
+            self.workers[conn] = {"proc": proc, "job": None, "since": time.monotonic(),
+                                  "ready": False}
+
     def run(
         self, jobs: list[tuple[str, str]], on_result: Callable[[Result], None]
     ) -> None:
         """Grade ``(student, staged_dir)`` jobs; call ``on_result`` in the parent as each ends."""
+        if not hasattr(self, "workers"):
+            self.start()
         pending: Iterator[tuple[str, str]] = iter(jobs)
-        workers: dict[Connection, dict[str, Any]] = {}
+        workers = self.workers
         remaining = len(jobs)
-        for _ in range(min(self.jobs, len(jobs))):
-            proc, conn = self._spawn()
-            workers[conn] = {"proc": proc, "job": None, "since": time.monotonic(),
-                             "ready": False}
 
         def dispatch(conn: Connection) -> None:
             job = next(pending, None)
@@ -333,12 +361,18 @@ class Pool:
                             workers[new] = {"proc": proc, "job": None,
                                             "since": time.monotonic(), "ready": False}
         finally:
-            for conn, state in workers.items():
-                try:
-                    conn.send(None)
-                except OSError:
-                    pass
-            for state in workers.values():
-                state["proc"].join(10)
-                if state["proc"].is_alive():
-                    self._kill(state["proc"])
+            self.close()
+
+    def close(self) -> None:
+        """Stop every worker (each removes its private course)."""
+        workers = getattr(self, "workers", {})
+        for conn in workers:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for state in workers.values():
+            state["proc"].join(10)
+            if state["proc"].is_alive():
+                self._kill(state["proc"])
+        self.workers = {}

@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .autograde import Pool, Result, Settings, Worker
+from .autograde import Pool, Result, Settings, Worker, load_course_config
 from .gradebook import (course_db_url, course_id, record, register_assignment, scores,
                         write_csv)
 from .report import (Progress, check_report, reason_for, rejected_feedback, status_for,
@@ -82,42 +82,52 @@ def grade(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="l2course-grade-") as tmp_name:
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o755)
-        releases = register_assignment(course_root, a, db_url)
-        root = find_submitted_root(unpack(Path(args.submissions).resolve(), tmp), a)
-        subs = collect(root, a, releases)
-        if not subs:
-            print(f"no submissions of {a} found in {args.submissions}", file=sys.stderr)
-            return 1
-        progress = Progress(len(subs))
-        results: list[Result] = []
-        notes = {s.student: s.notes for s in subs}
-
-        def done(result: Result) -> None:
-            _finish(result, notes.get(result.student, []))
-            record(db_url, course, a, result)
-            result.score, result.max_score = scores(db_url, course, a, result.student)
-            for kind, src in (("autograded", result.autograded), ("feedback", result.feedback)):
-                dest = course_root / kind / result.student / a
-                shutil.rmtree(dest, ignore_errors=True)
-                if src and Path(src).is_dir():
-                    shutil.copytree(src, dest)
-            if result.status in ("invalid", "error") and not result.feedback:
-                for name in releases:
-                    rejected_feedback(course_root / "feedback" / result.student / a /
-                                      f"{name}.html", result.student, a, result.reason)
-            results.append(result)
-            progress.update(result)
-
-        jobs = []
-        for sub in subs:
-            if sub.rejected:
-                done(Result(student=sub.student, status="invalid", reason=sub.rejected))
-                continue
-            staged = tmp / "staged" / sub.student / a
-            sub.write(staged)
-            jobs.append((sub.student, str(staged)))
         settings = Settings(str(course_root), a, limits, sandbox=sandbox, guard=not args.no_guard)
-        Pool(settings, args.jobs or os.cpu_count() or 1, tmp).run(jobs, done)
+        pool = Pool(settings, args.jobs or os.cpu_count() or 1, tmp)
+        src = course_root / load_course_config(course_root).CourseDirectory.get(
+            "source_directory", "source") / a
+        if not src.is_dir():
+            raise FileNotFoundError(f"no source for {a!r}: {src} does not exist")
+        pool.start()  # workers set up their private courses meanwhile
+        try:
+            releases = register_assignment(course_root, a, db_url)
+            root = find_submitted_root(unpack(Path(args.submissions).resolve(), tmp), a)
+            subs = collect(root, a, releases)
+            if not subs:
+                print(f"no submissions of {a} found in {args.submissions}", file=sys.stderr)
+                return 1
+            progress = Progress(len(subs))
+            results: list[Result] = []
+            notes = {s.student: s.notes for s in subs}
+
+            def done(result: Result) -> None:
+                _finish(result, notes.get(result.student, []))
+                record(db_url, course, a, result)
+                result.score, result.max_score = scores(db_url, course, a, result.student)
+                for kind, origin in (("autograded", result.autograded),
+                                     ("feedback", result.feedback)):
+                    dest = course_root / kind / result.student / a
+                    shutil.rmtree(dest, ignore_errors=True)
+                    if origin and Path(origin).is_dir():
+                        shutil.copytree(origin, dest)
+                if result.status in ("invalid", "error") and not result.feedback:
+                    for name in releases:
+                        rejected_feedback(course_root / "feedback" / result.student / a /
+                                          f"{name}.html", result.student, a, result.reason)
+                results.append(result)
+                progress.update(result)
+
+            jobs = []
+            for sub in subs:
+                if sub.rejected:
+                    done(Result(student=sub.student, status="invalid", reason=sub.rejected))
+                    continue
+                staged = tmp / "staged" / sub.student / a
+                sub.write(staged)
+                jobs.append((sub.student, str(staged)))
+            pool.run(jobs, done)
+        finally:
+            pool.close()
     write_csv(out_csv, db_url, course, a, results)
     print()
     print(summary_table(results))

@@ -120,6 +120,8 @@ class SandboxedExecute(Execute):
         self._dead = False
         self._guard_ready = False
         self._proc_limit = False
+        self._dirty = False
+        self._tampered: str | None = None
         self._events: list[dict[str, str]] = []
         try:
             nb, resources = super().preprocess(nb, resources, km)
@@ -223,12 +225,18 @@ class SandboxedExecute(Execute):
                 self._run_hidden(GUARD_INSTALL, index)
                 self._guard_ready = True
             if self.guard and is_grade(cell):
-                changed = self._guard_check(cell, index)
-                if changed:
-                    message = f"student code replaced {changed}"
+                # only student code (any cell that is not locked) can tamper: check again only
+                # if some ran since the last check; once tampered, every later test scores 0
+                if self._dirty and not self._tampered:
+                    self._tampered = self._guard_check(cell, index)
+                    self._dirty = False
+                if self._tampered:
+                    message = f"student code replaced {self._tampered}"
                     cell.outputs = [error_output("IntegrityError", message)]
                     self._event(cell, "tampered", message)
                     return cell, resources
+            if not cell.metadata.get("nbgrader", {}).get("locked"):
+                self._dirty = True
             self._output_bytes = 0
             self._output_exceeded = False
             self._timed_out = False

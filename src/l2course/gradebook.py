@@ -48,6 +48,9 @@ def register_assignment(course_root: Path, assignment: str, db_url: str) -> dict
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
+    from .autograde import fast_alembic_version
+
+    fast_alembic_version()
     src = source_dir(course_root) / assignment
     if not src.is_dir():
         raise FileNotFoundError(f"no source for {assignment!r}: {src} does not exist")
