@@ -47,6 +47,7 @@ serve:
 	$(BIN)/python -m http.server 8000 --bind 127.0.0.1 --directory _build/html
 
 test: $(STAMP)
+	@command -v bwrap >/dev/null || { echo "error: bubblewrap (bwrap) is missing: the grader's tests sandbox student code with it."; echo "Install it with: sudo apt-get install bubblewrap"; exit 1; }
 	$(BIN)/python -m pytest -n auto --dist loadscope
 
 lock:

@@ -55,6 +55,7 @@ class Result:
     feedback: str | None = None
     seconds: float = 0.0
     events: list[dict[str, str]] = field(default_factory=list)
+    answer_errors: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -192,6 +193,9 @@ class Worker:
                     for g in nb.grades
                 ]
                 result.comments[nb.name] = {c.name: c.auto_comment for c in nb.comments}
+                graded = {g.name for g in nb.grades}
+                result.answer_errors += [f"{gid}: {msg}" for (name, gid), msg in messages.items()
+                                         if name == nb.name and gid not in graded]
             result.score = float(submission.score)
             result.max_score = float(submission.max_score)
         result.seconds = time.perf_counter() - start
@@ -207,7 +211,7 @@ def _last_line(text: str) -> str:
 
 
 def _cell_messages(autograded: Path) -> dict[tuple[str, str], str]:
-    """First error (or stderr) of every graded cell, keyed by (notebook, grade_id)."""
+    """First error (or stderr) of every nbgrader code cell, keyed by (notebook, grade_id)."""
     import json
 
     found: dict[tuple[str, str], str] = {}
@@ -215,7 +219,7 @@ def _cell_messages(autograded: Path) -> dict[tuple[str, str], str]:
         nb = json.loads(path.read_text())  # written by nbgrader a moment ago: no validation
         for cell in nb["cells"]:
             meta = cell.get("metadata", {}).get("nbgrader", {})
-            if not meta.get("grade") or cell["cell_type"] != "code":
+            if not meta.get("grade_id") or cell["cell_type"] != "code":
                 continue
             for out in cell.get("outputs", []):
                 if out["output_type"] == "error":
@@ -223,7 +227,8 @@ def _cell_messages(autograded: Path) -> dict[tuple[str, str], str]:
                     text = out.get("ename", "Error") + (f": {value[0]}" if value else "")
                     found[(path.stem, meta["grade_id"])] = text[:160]
                     break
-                if out["output_type"] == "stream" and out.get("name") == "stderr":
+                if (out["output_type"] == "stream" and out.get("name") == "stderr"
+                        and meta.get("grade")):
                     found[(path.stem, meta["grade_id"])] = "output on stderr"
                     break
     return found

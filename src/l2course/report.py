@@ -68,6 +68,7 @@ def reason_for(result: Result, notes: list[str]) -> str:
         if text not in seen:
             seen.add(text)
             parts.append(text)
+    parts.extend(result.answer_errors)  # the cause (e.g. OSError) before its NameErrors
     for grades in result.cells.values():
         for cell in grades:
             if cell.score is not None and cell.score < cell.max_score and cell.message:
@@ -113,6 +114,8 @@ def check_report(result: Result, stream: TextIO = sys.stdout) -> None:
             if cell.message:
                 line += f"   {cell.message}"
             stream.write(line + "\n")
+    for error in result.answer_errors:
+        stream.write(f"  !! error in your answer cell {error}\n")
     for event in result.events:
         stream.write(f"  !! {event['kind']}: {event['message']}\n")
     stream.write(f"total: {_fmt(result.score)} / {_fmt(result.max_score)}")

@@ -70,6 +70,8 @@ def source_notebook() -> nbformat.NotebookNode:
                       metadata=meta("test_hidden", grade=True, solution=False, locked=True,
                                     points=3)),
     ]
+    for i, cell in enumerate(nb.cells):
+        cell.id = f"cell-{i}"  # stable ids: regenerating gives the same files
     return nb
 
 
@@ -181,10 +183,10 @@ for path in hits + ["../../../gradebook.db"]:
          0, "crashed", "kernel died"),
         ("huge-output", sol(CORRECT + '\nfor _ in range(1000):\n    print("x" * 100_000)'), 5, "limit",
          "output limit"),
-        ("read-solutions", sol(steal), 0, "graded", "NameError"),
+        ("read-solutions", sol(steal), 0, "graded", "FileNotFoundError: fixture.ipynb is nowhere"),
         ("write-gradebook", sol(gradebook), 5, "graded", ""),
         ("network", sol("import socket\nsocket.create_connection(('1.1.1.1', 53), timeout=3)\n"
-                        + CORRECT), 0, "graded", "NameError"),
+                        + CORRECT), 0, "graded", "OSError: [Errno 101] Network is unreachable"),
         ("monkeypatch", sol("import builtins\nnp.isclose = lambda *a, **k: True\n"
                             "np.allclose = lambda *a, **k: True\n"
                             "def sum_of_squares(w):\n    return 0.0"), 0, "tampered",
