@@ -124,6 +124,8 @@ def worker_config(settings: Settings, root: Path, uid: int, db_url: str) -> Conf
     config.SandboxedExecute.sandbox = settings.sandbox
     config.SandboxedExecute.sandbox_uid = uid
     config.SandboxedExecute.guard = settings.guard
+    # the kernel's sandbox is thrown away: no need to wait for a graceful shutdown
+    config.SandboxedExecute.shutdown_kernel = "immediate"
     # A warning on stderr from a correct answer is not a failure (nbgrader scores it 0).
     config.IgnorePattern.enabled = True
     config.IgnorePattern.pattern = r"\w*Warning\b"
