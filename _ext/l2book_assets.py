@@ -21,8 +21,8 @@ the stock Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this
 * pydata-sphinx-theme's CSS carries rules for all ~1,900 Font Awesome icons and three web fonts
   (0.3 MB, of which a page uses a dozen glyphs). After the build, the rules for icons no page or
   script names are dropped and the fonts are subset to the glyphs still referenced (woff).
-* The theme's stylesheet (Bootstrap 5 + pydata, 0.3 MB) and sphinx-design's are mostly rules for
-  classes no page uses. After the build, a rule is dropped when one of its class/id names appears
+* The theme's stylesheet (Bootstrap 5 + pydata, 0.3 MB), sphinx-design's and myst-nb's are mostly
+  rules for classes no page uses. After the build, a rule is dropped when one of its class/id names appears
   in no built HTML page and no script (the way PurgeCSS decides), except for names that Bootstrap
   and the theme build at run time (``SAFE_PREFIXES``).
 * myst-nb sets Sphinx's asset policy to "always", so MathJax (0.8 MB) was loaded on pages without
@@ -205,11 +205,11 @@ def _slim_icons(app: Sphinx, exception: Exception | None) -> None:
 
 # Class names that Bootstrap / the theme compose at run time (e.g. "bs-tooltip-" + placement).
 SAFE_PREFIXES = (
-    "bs-", "show", "fade", "collaps", "modal", "offcanvas", "tooltip", "popover", "dropdown",
+    "bs-", "show", "fade", "collaps", "tooltip", "dropdown",
     "active", "disabled", "focus", "hiding", "pst-", "bd-", "theme-", "mjx", "MathJax", "sd-tab",
     "search", "highlight", "toggle", "copybtn", "o-tooltip", "scrolled", "sidebar",
 )
-PURGED_CSS = ("styles/pydata-sphinx-theme.css", "sphinx-design.min.css")
+PURGED_CSS = ("styles/*.css", "*.css")  # under _static; not MathJax's
 SELECTOR_NAME = re.compile(r"[.#]((?:\\.|[A-Za-z0-9_-])+)")
 PSEUDO = re.compile(r"::?[a-zA-Z-]+(\([^)]*\))?")
 
@@ -254,12 +254,14 @@ def _purge_unused_css(app: Sphinx, exception: Exception | None) -> None:
     static = outdir / "_static"
     words: set[str] = set()
     for path in [*outdir.rglob("*.html"), *static.rglob("*.js")]:
-        if "mathjax" not in path.parts:
+        # bootstrap.js names every Bootstrap component (modal, toast, carousel...); the classes it
+        # really adds at run time are in SAFE_PREFIXES.
+        if "mathjax" not in path.parts and path.name != "bootstrap.js":
             words.update(re.findall(r"[A-Za-z0-9_-]+", path.read_text(errors="replace")))
-    for rel in PURGED_CSS:
-        path = static / rel
-        if path.exists():
-            path.write_text(_purge_css(path.read_text(encoding="utf-8"), words), encoding="utf-8")
+    for pattern in PURGED_CSS:
+        for path in sorted(static.glob(pattern)):
+            css = path.read_text(encoding="utf-8")
+            path.write_text(_purge_css(css, words), encoding="utf-8")
 
 
 def _configure(app: Sphinx, config: Config) -> None:

@@ -65,6 +65,7 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
 def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     handler = functools.partial(Quiet, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.handle_error = lambda request, client_address: None  # a closed tab's broken pipe
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
@@ -89,8 +90,11 @@ def measure(browser: Any, html: Path, url: str) -> dict[str, Any]:
         page.wait_for_function(
             "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
         )
-        page.evaluate("() => MathJax.startup.promise")
-        typeset_s = page.evaluate("() => performance.now() / 1000")
+        page.evaluate(
+            "() => { MathJax.startup.promise.then(() => { window.__l2_typeset = performance.now(); }); }"
+        )
+        page.wait_for_function("() => window.__l2_typeset", timeout=30_000)
+        typeset_s = page.evaluate("() => window.__l2_typeset / 1000")
     page.evaluate("() => document.fonts.ready.then(() => true)")
     context.close()
     raw = gz = 0

@@ -224,8 +224,12 @@ def load(context: Any, url: str, *, screenshot: Path | None = None, axe: bool = 
                 "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                 timeout=15_000,
             )
-            page.evaluate("() => MathJax.startup.promise")
-            visit.typeset_s = page.evaluate("() => performance.now()") / 1000.0
+            # Not awaited in evaluate (no timeout there): a MathJax that never finishes must fail.
+            page.evaluate(
+                "() => { MathJax.startup.promise.then(() => { window.__l2_typeset = performance.now(); }); }"
+            )
+            page.wait_for_function("() => window.__l2_typeset", timeout=20_000)
+            visit.typeset_s = page.evaluate("() => window.__l2_typeset") / 1000.0
             page.evaluate(
                 "() => document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(r)))"
             )
@@ -448,6 +452,21 @@ def test_launch_buttons_point_at_the_notebook(visit: Any, doc: str) -> None:
     assert binder[0].startswith(f"https://mybinder.org/v2/gh/{repo}/{branch}?")
     assert binder[0].endswith(f"urlpath=tree/{doc}.ipynb"), binder[0]
     assert colab[0] == f"https://colab.research.google.com/github/{repo}/blob/{branch}/{doc}.ipynb"
+
+
+def test_header_dropdown_opens(browser: Any, site: str) -> None:
+    """The download menu still works (Bootstrap JS and the trimmed theme CSS)."""
+    doc = NOTEBOOK_PAGES[0] if NOTEBOOK_PAGES else PAGES[0]
+    page = browser.new_page()
+    try:
+        page.goto(urljoin(site, f"{doc}.html"), wait_until="load")
+        menu = page.locator(".dropdown-download-buttons .dropdown-menu").first
+        assert not menu.is_visible()
+        page.locator(".dropdown-download-buttons button").first.click()
+        menu.wait_for(state="visible", timeout=5_000)
+        assert page.locator(".dropdown-download-buttons a").first.is_visible()
+    finally:
+        page.close()
 
 
 # --------------------------------------------------------------------------- chapter 2's λ figure
