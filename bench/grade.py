@@ -13,7 +13,8 @@ side in one run, each in a fresh copy of the course and gradebook:
 2. ``l2course grade A submitted`` (sandboxed, ``--jobs`` workers, feedback and grades.csv);
 3. ``l2course grade A submitted --no-sandbox`` (same, without bubblewrap).
 
-Prints seconds per submission, the throughput ratio, the sandbox overhead and the peak memory
+Runs the three side by side, interleaved, ``--repeat`` times (best time of each: the
+machine may be shared). Prints seconds per submission, the throughput ratio, the sandbox overhead and the peak memory
 (summed resident set of the whole process tree, sampled every 0.1 s).
 """
 
@@ -65,10 +66,11 @@ def peak_rss(proc: subprocess.Popen, stop: threading.Event, out: list[int]) -> N
     out.append(peak)
 
 
-def timed(cmds: list[list[str]], cwd: Path) -> tuple[float, int]:
-    """Wall seconds and peak tree RSS (bytes) of running ``cmds`` one after the other."""
+def timed(cmds: list[list[str]], cwd: Path) -> tuple[float, int, str]:
+    """Wall seconds, peak tree RSS (bytes) and last output of running ``cmds`` in turn."""
     start = time.perf_counter()
     peak = 0
+    last = ""
     for cmd in cmds:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
@@ -130,25 +132,37 @@ def main() -> None:
     parser.add_argument("--assignment", default="ex01-penalty")
     parser.add_argument("--n", type=int, default=40)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--repeat", type=int, default=2,
+                        help="interleaved rounds; the best time of each is reported")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="l2course-bench-") as tmp:
         base, a = make_course(Path(tmp), args.assignment)
         make_submissions(base, a, args.n)
         n = args.n
         print(f"assignment {a}: {n} submissions (correct / wrong / blank), "
-              f"{os.cpu_count()} cores, --jobs {args.jobs}")
+              f"{os.cpu_count()} cores, --jobs {args.jobs}, best of {args.repeat} rounds")
 
-        plain = fresh(base, "plain")
-        t_plain, m_plain, _ = timed([
-            [str(BIN / "nbgrader"), "autograde", a, "--force"],
-            [str(BIN / "nbgrader"), "generate_feedback", a, "--force"],
-        ], plain)
-        sandboxed = fresh(base, "sandboxed")
         grade = [sys.executable, "-m", "l2course.cli", "grade", a, "submitted",
                  "--jobs", str(args.jobs)]
-        t_box, m_box, table = timed([grade], sandboxed)
-        unboxed = fresh(base, "unboxed")
-        t_free, m_free, _ = timed([[*grade, "--no-sandbox"]], unboxed)
+        configs = {
+            "plain": [[str(BIN / "nbgrader"), "autograde", a, "--force"],
+                      [str(BIN / "nbgrader"), "generate_feedback", a, "--force"]],
+            "sandboxed": [grade],
+            "unboxed": [[*grade, "--no-sandbox"]],
+        }
+        best: dict[str, tuple[float, int]] = {}
+        table = ""
+        # interleaved rounds, best of each: the machine may be shared
+        for round_ in range(args.repeat):
+            for name, cmds in configs.items():
+                seconds, peak, output = timed(cmds, fresh(base, f"{name}-{round_}"))
+                if name == "sandboxed":
+                    table = output
+                old = best.get(name, (float("inf"), 0))
+                best[name] = (min(old[0], seconds), max(old[1], peak))
+        t_plain, m_plain = best["plain"]
+        t_box, m_box = best["sandboxed"]
+        t_free, m_free = best["unboxed"]
 
     def row(label: str, seconds: float, peak: int) -> str:
         return (f"{label:<44} {seconds:7.1f} s  {seconds / n:6.2f} s/submission  "
