@@ -8,12 +8,13 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 # Jupyter Book flags: warnings and broken references fail the build.
 JB_FLAGS := -W -n --keep-going
 
-.PHONY: help venv book book-instructor serve test lock clean
+.PHONY: help venv book book-instructor serve test lock clean pdf
 
 help:
 	@echo "make book             build the learner edition into _build/html"
 	@echo "make book-instructor  build the instructor edition (with solutions) into _build/instructor"
 	@echo "make serve            serve _build/html on http://127.0.0.1:8000"
+	@echo "make pdf              print the learner edition to _build/pdf/book.pdf (Chromium)"
 	@echo "make test             run the whole test suite"
 	@echo "make lock             regenerate requirements.lock from requirements.in"
 
@@ -41,6 +42,12 @@ book-instructor: $(STAMP)
 	rm -rf _build/instructor && cp -r _build/.instructor/_build/html _build/instructor
 	@echo
 	@echo "The instructor edition is in $(CURDIR)/_build/instructor/index.html"
+
+# Jupyter Book's own pdfhtml builder needs Playwright's downloaded Chromium; this is the same
+# (singlehtml, then print) with Debian's /usr/bin/chromium, offline.
+pdf: $(STAMP)
+	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder singlehtml
+	$(BIN)/python _ext/print_pdf.py _build/singlehtml _build/pdf/book.pdf
 
 serve:
 	@test -f _build/html/index.html || { echo "No book yet: run 'make book' first."; exit 1; }
