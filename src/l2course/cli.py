@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from .autograde import Pool, Result, Settings, Worker, load_course_config
@@ -208,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``l2course`` command line."""
     args = build_parser().parse_args(argv)
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy autoflush warnings
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         return args.func(args)

@@ -84,10 +84,18 @@ def check_sandbox() -> None:
         raise SandboxUnavailable(
             f"{', '.join(missing)} not found (package util-linux); needed for sandbox limits."
         )
+    probe = ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "--dev", "/dev",
+             "--proc", "/proc", "true"]
     if os.geteuid() != 0:
-        # Unprivileged bwrap works through user namespaces, but it cannot switch to a dedicated
-        # uid, so the process limit would count all of this user's processes.
-        pass
+        # unprivileged bwrap needs a user namespace (and then cannot switch to a dedicated
+        # uid: the process limit counts all of this user's processes)
+        probe.insert(1, "--unshare-user")
+    proc = subprocess.run(probe, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create a sandbox here: {proc.stderr.strip()}\n"
+            "(containers may need user namespaces enabled), or pass --no-sandbox (unsafe)."
+        )
 
 
 def python_roots() -> list[str]:
