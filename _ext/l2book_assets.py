@@ -90,6 +90,8 @@ def _trim_page_assets(
     scripts = context.get("script_files")
     if isinstance(scripts, list):
         scripts[:] = [s for s in scripts if _keep_script(s, mathjax_path)]
+        if "sd-tab" not in body:  # sphinx-design's tab script, for pages with tab sets only
+            scripts[:] = [s for s in scripts if _filename(s) != "design-tabs.js"]
         if not has_maths:  # myst-nb's "always" asset policy would load MathJax everywhere
             scripts[:] = [
                 s
