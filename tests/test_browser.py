@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass, field
@@ -42,8 +43,9 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = REPO / "_build" / "screenshots"
 # Seconds from navigation start until MathJax has typeset the page. The 1.5 s target is measured
-# on a quiet machine by bench/pages.py; the suite shares 2 cores with other workers.
-TYPESET_BUDGET_S = 4.0
+# on a quiet machine by bench/pages.py (~0.5-1.2 s); here the suite shares 2 cores with notebook
+# executions in other workers, so the budget only catches a MathJax that hangs or crawls.
+TYPESET_BUDGET_S = float(os.environ.get("L2_TYPESET_BUDGET_S", "8"))
 SERIOUS = {"serious", "critical"}
 ALLOWED_HOSTS = {"127.0.0.1"}
 
@@ -228,7 +230,7 @@ def load(context: Any, url: str, *, screenshot: Path | None = None, axe: bool = 
             page.evaluate(
                 "() => { MathJax.startup.promise.then(() => { window.__l2_typeset = performance.now(); }); }"
             )
-            page.wait_for_function("() => window.__l2_typeset", timeout=20_000)
+            page.wait_for_function("() => window.__l2_typeset", timeout=60_000)
             visit.typeset_s = page.evaluate("() => window.__l2_typeset") / 1000.0
             page.evaluate(
                 "() => document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(r)))"
