@@ -111,3 +111,32 @@ def built_book(run_id: str) -> BookBuild:
             )
         )
         return result
+
+
+@pytest.fixture(scope="session")
+def instructor_book(run_id: str) -> BookBuild:
+    """The instructor edition, built once per test run by ``make book-instructor``."""
+    build_dir = REPO / "_build"
+    build_dir.mkdir(exist_ok=True)
+    record = build_dir / "test-instructor.json"
+    html_dir = build_dir / "instructor"
+    with FileLock(str(build_dir / "test-instructor.lock")):
+        if record.exists():
+            data = json.loads(record.read_text())
+            if data["run"] == run_id:
+                return BookBuild(data["returncode"], data["log"], data["seconds"], html_dir)
+        start = time.perf_counter()
+        proc = subprocess.run(
+            ["make", "--no-print-directory", "book-instructor"],
+            capture_output=True, text=True, env=tool_env(), cwd=REPO, timeout=1200,
+        )
+        result = BookBuild(
+            proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - start, html_dir
+        )
+        record.write_text(
+            json.dumps(
+                {"run": run_id, "returncode": result.returncode, "log": result.log,
+                 "seconds": result.seconds}
+            )
+        )
+        return result

@@ -1,0 +1,64 @@
+"""The instructor edition (``make book-instructor``): the same book plus the executed solutions.
+
+Built once per run by the ``instructor_book`` fixture through the real Makefile target. The
+learner edition's own checks (no solution code leaks into ``_build/html``) live in
+``test_exercises_book.py``; the browser checks of these pages live in ``test_browser.py``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from conftest import BookBuild
+
+pytestmark = pytest.mark.build
+
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation"]
+
+
+def _text(page: str) -> str:
+    """Visible text of an HTML page (tags dropped, entities decoded)."""
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def test_instructor_edition_builds_without_warnings(instructor_book: BookBuild) -> None:
+    problems = [
+        line
+        for line in instructor_book.log.splitlines()
+        if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line) and "IPKernelApp" not in line
+    ]
+    assert instructor_book.returncode == 0, instructor_book.log[-4000:]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_page_shows_the_executed_solution_collapsed(
+    instructor_book: BookBuild, assignment: str
+) -> None:
+    """Each solution page has the answer code, inside collapsed cells, and ran without error."""
+    page_path = instructor_book.html_dir / "solutions" / assignment / f"{assignment}.html"
+    assert page_path.is_file(), f"missing {page_path}"
+    page = page_path.read_text(encoding="utf-8")
+    text = _text(page)
+    assert "BEGIN SOLUTION" in text, "the solution code is not on the page"
+    assert "BEGIN HIDDEN TESTS" in text, "the hidden tests are not on the page"
+    code = "\n".join(re.findall(r"<pre>(.*?)</pre>", page, flags=re.S))
+    assert "raise NotImplementedError()" not in _text(code), "a code cell holds the student stub"
+    assert page.count('class="admonition hide above-input"') >= 2, "answer cells are not collapsed"
+    assert "traceback" not in page, "a cell of the solution raised when the book executed it"
+    assert "Instructor edition" in text
+
+
+def test_learner_pages_are_in_the_instructor_edition(
+    instructor_book: BookBuild, built_book: BookBuild
+) -> None:
+    """The instructor edition is the learner book plus solutions, not a different book."""
+    learner = {p.relative_to(built_book.html_dir) for p in built_book.html_dir.rglob("*.html")}
+    instructor = {p.relative_to(instructor_book.html_dir) for p in instructor_book.html_dir.rglob("*.html")}
+    missing = sorted(str(p) for p in learner - instructor)
+    assert not missing, f"pages of the learner edition missing from the instructor edition: {missing}"
+    extra = sorted(str(p) for p in instructor - learner)
+    assert all(p.startswith("solutions/") for p in extra), extra
