@@ -16,6 +16,8 @@ import sqlite3
 import subprocess
 import sys
 import zipfile
+
+import nbformat
 from pathlib import Path
 
 import pytest
@@ -158,3 +160,21 @@ def test_real_assignment_end_to_end(tmp_path: Path) -> None:
     proc = run(["check", str(subs / "solver" / a / f"{a}.ipynb"), "--course-dir", str(course)],
                cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_check_prints_the_whole_diagnostic(tmp_path: Path) -> None:
+    """A learner's self-check on a real exercise names the mistake and the section to reread."""
+    a = "ex03-l1-vs-l2"
+    nb = nbformat.read(REPO / "exercises" / a / f"{a}.ipynb", as_version=4)
+    stub = "    # YOUR CODE HERE\n    raise NotImplementedError()"
+    for cell in nb.cells:
+        if "def ridge_shrink" in cell.source:
+            assert stub in cell.source
+            cell.source = cell.source.replace(stub, "    return np.asarray(z) / (1 + lam)")
+    mine = tmp_path / f"{a}.ipynb"
+    nbformat.write(nb, mine)
+    proc = run(["check", str(mine), "--course-dir", str(REPO)], cwd=tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "test_ridge_shrink" in proc.stdout
+    # The diagnostic's end, past any one-line summary: the mistake and where to read about it.
+    assert "(lam/2)β²" in proc.stdout and "The ½ convention" in proc.stdout, proc.stdout

@@ -225,9 +225,11 @@ def _cell_messages(autograded: Path) -> dict[tuple[str, str], str]:
                 continue
             for out in cell.get("outputs", []):
                 if out["output_type"] == "error":
-                    value = str(out.get("evalue", "")).strip().splitlines()
-                    text = out.get("ename", "Error") + (f": {value[0]}" if value else "")
-                    found[(path.stem, meta["grade_id"])] = text[:160]
+                    # The whole message: a test's diagnostic (which mistake, which section) may
+                    # span lines. Summaries shorten it; ``l2course check`` prints all of it.
+                    value = str(out.get("evalue", "")).strip()
+                    text = out.get("ename", "Error") + (f": {value}" if value else "")
+                    found[(path.stem, meta["grade_id"])] = text[:4000]
                     break
                 if (out["output_type"] == "stream" and out.get("name") == "stderr"
                         and meta.get("grade")):

@@ -72,7 +72,8 @@ def reason_for(result: Result, notes: list[str]) -> str:
     for grades in result.cells.values():
         for cell in grades:
             if cell.score is not None and cell.score < cell.max_score and cell.message:
-                parts.append(f"{cell.grade_id}: {cell.message}")
+                first = cell.message.splitlines()[0]
+                parts.append(f"{cell.grade_id}: {first[:160]}")
     if result.reason:
         parts.insert(0, result.reason)
     return "; ".join(parts)
@@ -111,9 +112,11 @@ def check_report(result: Result, stream: TextIO = sys.stdout) -> None:
             if cell.score is None:
                 mark = "?  "
             line = f"  {mark}{cell.grade_id:<32} {score:>6} / {_fmt(cell.max_score)}"
-            if cell.message:
-                line += f"   {cell.message}"
             stream.write(line + "\n")
+            if cell.message:
+                # The full diagnostic, indented under its cell (it names the likely mistake).
+                for text in cell.message.splitlines():
+                    stream.write(f"       {text}\n")
     for error in result.answer_errors:
         stream.write(f"  !! error in your answer cell {error}\n")
     for event in result.events:
