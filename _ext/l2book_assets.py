@@ -35,19 +35,38 @@ the stock Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this
   third of the bytes, with no visible change. The notebooks keep their original outputs.
 * Without MathJax's menu, display maths wider than the column scrolls but cannot take keyboard
   focus (axe: "scrollable-region-focusable"); ``l2book.js`` makes those containers focusable.
+* Maths is typeset at build time: MathJax (0.76 MB of JavaScript) was loaded on every page with
+  maths. After the build, every ``<span|div class="math ...">`` still holding TeX, on every page,
+  is sent in ONE Node run (``mathjax_node/prerender.js``, the vendored MathJax 3.2.2 with its
+  liteDOM adaptor) and replaced by MathJax's CHTML markup (``mjx-container``) with the hidden
+  MathML of ``a11y/assistive-mml`` for screen readers. The CHTML stylesheet goes to
+  ``_static/mathjax/chtml.css`` (its fonts are the vendored ``woff-v2`` files next to it), linked
+  from the pages with maths; those pages load no MathJax script. The TeX of every page is kept in
+  ``<doctreedir>/l2book_mathjax.json`` so the stylesheet covers every page after a partial
+  rebuild; a rebuild with nothing to typeset does not start Node. A TeX error fails the build
+  with the page and the formula (no red ``noerrors`` box). Without ``node`` on PATH, the pages
+  keep loading MathJax in the browser as before, and the log says so in one line.
 """
 
 from __future__ import annotations
 
 import base64
+import html as html_lib
 import io
+import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+LOGGER = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "l2book_templates"
@@ -98,7 +117,9 @@ def _trim_page_assets(
         scripts[:] = [s for s in scripts if _keep_script(s, mathjax_path)]
         if "sd-tab" not in body:  # sphinx-design's tab script, for pages with tab sets only
             scripts[:] = [s for s in scripts if _filename(s) != "design-tabs.js"]
-        if not has_maths:  # myst-nb's "always" asset policy would load MathJax everywhere
+        # Maths typeset at build time (_prerender_maths) needs no MathJax in the browser;
+        # myst-nb's "always" asset policy would otherwise load it even on pages without maths.
+        if not has_maths or _node(app):
             scripts[:] = [
                 s
                 for s in scripts
@@ -311,6 +332,147 @@ def _shrink_images(app: Sphinx, exception: Exception | None) -> None:
             page.write_text(EMBEDDED_PNG.sub(_reencode_embedded, text), encoding="utf-8")
 
 
+# ---------------------------------------------------------------- maths typeset at build time
+NODE_SCRIPT = HERE / "mathjax_node" / "prerender.js"
+MATHJAX_CSS = "mathjax/chtml.css"  # under _static; its fonts: mathjax/output/chtml/fonts/woff-v2
+MATHJAX_FONTS = "output/chtml/fonts/woff-v2"  # relative to the stylesheet
+# The scale the browser's MathJax chose for the theme's text (ex-height match): 127.3 %.
+MATHJAX_SCALE = 1.273
+CACHE_NAME = "l2book_mathjax.json"
+# What sphinx.ext.mathjax writes: <span class="math notranslate nohighlight">\(tex\)</span> and
+# <div class="math notranslate nohighlight" id=...><span class="eqno">(n)<a ...>#</a></span>\[tex\]</div>
+# (the TeX is HTML-escaped, so it holds no "<"). Typeset ones hold <mjx-container> instead.
+MATH_ELEMENT = re.compile(
+    r'(<span class="math notranslate nohighlight">)([^<]*)(</span>)'
+    r'|(<div class="math notranslate nohighlight"[^>]*>\s*(?:<span class="eqno">[^<]*(?:<a [^>]*>[^<]*</a>)?</span>)?)([^<]*)(</div>)'
+)
+# The browser-side MathJax of a page written without build-time typesetting (e.g. by an earlier
+# build): its configuration and startup.js.
+MATHJAX_SCRIPTS = re.compile(
+    r'<script>window\.MathJax = [^<]*</script>\s*'
+    r'|<script\b[^>]*\bsrc="[^"]*_static/mathjax/[^"]*"[^>]*></script>\s*'
+)
+STYLESHEET_LINK = '<link rel="stylesheet" type="text/css" href="{href}" />\n'
+
+
+def _node(app: Sphinx) -> str | None:
+    """Path of ``node`` when maths is typeset at build time (HTML builders only)."""
+    if not hasattr(app, "_l2book_node"):
+        node = shutil.which("node") if app.builder.format == "html" else None
+        app._l2book_node = node  # type: ignore[attr-defined]
+        if node is None and app.builder.format == "html":
+            LOGGER.info(
+                "l2book_assets: Node.js (node) was not found on PATH, so maths is typeset in the "
+                "reader's browser by the vendored MathJax instead of at build time."
+            )
+    return app._l2book_node  # type: ignore[attr-defined]
+
+
+def _tex_of(match: re.Match[str]) -> tuple[str, bool] | None:
+    """(TeX, display) of a math element still holding TeX, or None if already typeset/empty."""
+    inline = match.group(1) is not None
+    raw = html_lib.unescape(match.group(2) if inline else match.group(5)).strip()
+    if not raw:
+        return None
+    if inline:
+        if raw.startswith("\\(") and raw.endswith("\\)"):
+            raw = raw[2:-2]
+        return raw, False
+    if raw.startswith("\\[") and raw.endswith("\\]"):
+        raw = raw[2:-2]
+    return raw, True  # else "nowrap" maths: \begin{equation}... typeset as one display
+
+
+def _typeset(app: Sphinx, node: str, pages: dict[str, list[list[Any]]]) -> dict[str, Any]:
+    mathjax_config = dict(app.config.mathjax3_config or {})
+    request = {
+        "mathjax": str(Path(app.outdir) / "_static" / "mathjax"),  # the vendored copy
+        "fontURL": MATHJAX_FONTS,
+        "scale": MATHJAX_SCALE,
+        "tex": mathjax_config.get("tex", {}),
+        "pages": [
+            {"name": name, "items": [{"tex": t, "display": d} for t, d in items]}
+            for name, items in sorted(pages.items())
+        ],
+    }
+    proc = subprocess.run(
+        [node, str(NODE_SCRIPT)],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=600,
+    )
+    if proc.returncode != 0:
+        raise ExtensionError(f"MathJax in Node failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout)
+    if result["errors"]:
+        lines = [f"  {e['page']}: {e['error']}: {e['tex'][:200]!r}" for e in result["errors"]]
+        raise ExtensionError(
+            f"MathJax could not typeset {len(lines)} formula(s):\n" + "\n".join(lines)
+        )
+    return result
+
+
+def _prerender_maths(app: Sphinx, exception: Exception | None) -> None:
+    """Replace the TeX of every built page by MathJax's CHTML (one Node run for all pages)."""
+    if exception is not None or app.builder.format != "html":
+        return
+    node = _node(app)
+    if node is None:
+        return
+    outdir = Path(app.outdir)
+    cache_path = Path(app.doctreedir) / CACHE_NAME
+    try:
+        cache: dict[str, list[list[Any]]] = json.loads(cache_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    todo: dict[str, tuple[Path, str]] = {}
+    for path in sorted(outdir.rglob("*.html")):
+        if "_static" in path.parts or "_sources" in path.parts:
+            continue
+        text = path.read_text(encoding="utf-8")
+        if 'class="math notranslate nohighlight"' not in text:
+            continue
+        items = [t for t in (_tex_of(m) for m in MATH_ELEMENT.finditer(text)) if t is not None]
+        if items:  # a page written (or left untypeset) by this build
+            name = path.relative_to(outdir).as_posix()
+            todo[name] = (path, text)
+            cache[name] = [list(t) for t in items]
+    css_file = outdir / "_static" / MATHJAX_CSS
+    if not todo and css_file.exists():
+        return  # nothing new to typeset: Node is not started
+    cache = {k: v for k, v in cache.items() if (outdir / k).exists()}
+    # Every page's maths, so that the stylesheet covers the characters of every page.
+    result = _typeset(app, node, cache)
+    for name, (path, text) in todo.items():
+        rendered = iter(result["pages"][name])
+        depth = name.count("/")
+        href = "../" * depth + "_static/" + MATHJAX_CSS
+
+        def replace(match: re.Match[str]) -> str:
+            if _tex_of(match) is None:
+                return match.group(0)
+            if match.group(1) is not None:
+                return match.group(1) + next(rendered) + match.group(3)
+            return match.group(4) + next(rendered) + match.group(6)
+
+        text = MATHJAX_SCRIPTS.sub("", MATH_ELEMENT.sub(replace, text))
+        if href not in text:
+            text = text.replace("</head>", STYLESHEET_LINK.format(href=href) + "</head>", 1)
+        path.write_text(text, encoding="utf-8")
+    css = result["css"]
+    if not css_file.exists() or css_file.read_text(encoding="utf-8") != css:
+        css_file.parent.mkdir(parents=True, exist_ok=True)
+        css_file.write_text(css, encoding="utf-8")
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    cache_path.write_text(json.dumps(cache), encoding="utf-8")
+    LOGGER.info(
+        f"l2book_assets: typeset {sum(len(v) for v in cache.values())} formulas of {len(cache)} "
+        f"pages with MathJax in Node ({len(todo)} page(s) rewritten)"
+    )
+
+
 def _configure(app: Sphinx, config: Config) -> None:
     if str(TEMPLATES) not in config.templates_path:
         config.templates_path.insert(0, str(TEMPLATES))
@@ -330,6 +492,8 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", _configure)
     app.connect("doctree-resolved", _fix_raw_nodes)
     app.add_js_file("l2book.js", defer="defer")
+    # First, so that the steps below see the final pages.
+    app.connect("build-finished", _prerender_maths, priority=400)
     app.connect("build-finished", _slim_icons)
     app.connect("build-finished", _purge_unused_css, priority=600)
     app.connect("build-finished", _shrink_images, priority=700)

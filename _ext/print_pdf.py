@@ -61,11 +61,13 @@ def main(src: Path, out: Path) -> int:
                 else (foreign.append(route.request.url), route.abort())[1],
             )
             page.goto(f"http://127.0.0.1:{server.server_address[1]}/{start}", wait_until="load")
-            if page.evaluate("() => !!document.querySelector('.math')"):
+            # Maths typeset at build time (l2book_assets.py) needs no MathJax here, only its fonts.
+            if page.evaluate("() => !!document.querySelector('.math') && !!window.MathJax"):
                 page.evaluate(
                     "() => { MathJax.startup.promise.then(() => { window.__l2_done = true; }); }"
                 )
                 page.wait_for_function("() => window.__l2_done", timeout=120_000)
+            page.evaluate("() => document.fonts.ready.then(() => true)")
             page.add_style_tag(content=PRINT_CSS)
             page.emulate_media(media="print")
             out.parent.mkdir(parents=True, exist_ok=True)

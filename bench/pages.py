@@ -86,7 +86,13 @@ def measure(browser: Any, html: Path, url: str) -> dict[str, Any]:
         "() => performance.getEntriesByType('navigation')[0].loadEventEnd / 1000"
     )
     typeset_s = None
-    if page.evaluate("() => !!document.querySelector('.math')"):
+    has_maths = page.evaluate("() => !!document.querySelector('.math')")
+    if has_maths and not page.evaluate("() => !!window.MathJax"):
+        # Typeset at build time (_ext/l2book_assets.py): on screen once the maths fonts are in.
+        typeset_s = page.evaluate(
+            "() => document.fonts.ready.then(() => performance.now() / 1000)"
+        )
+    elif has_maths:
         page.wait_for_function(
             "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
         )

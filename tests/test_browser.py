@@ -3,10 +3,10 @@
 Debian's Chromium (``/usr/bin/chromium``) driven by Playwright loads each page of the book built by
 the ``built_book`` fixture, served on 127.0.0.1 by this module. Each page is loaded once (cached per
 module) and checked for: HTTP 200, no console error or uncaught exception, no request to any host
-but 127.0.0.1, maths typeset by the vendored MathJax, images loaded with alt text, glued numbers
-shown as numbers, axe-core accessibility (no serious/critical violation), download and launch
-buttons, and navigation. A full-page screenshot of every chapter page goes to
-``_build/screenshots/``.
+but 127.0.0.1, maths typeset by the vendored MathJax (at build time when Node is installed),
+images loaded with alt text, glued numbers shown as numbers, axe-core accessibility (no
+serious/critical violation), download and launch buttons, and navigation. A full-page screenshot
+of every chapter page goes to ``_build/screenshots/``.
 
 The pages come from ``_toc.yml``, so chapters are covered as they are written. Checks of a feature
 a placeholder chapter does not have yet (chapter 2's λ slider, search hits for real text) skip with
@@ -20,6 +20,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,9 @@ SCREENSHOTS = REPO / "_build" / "screenshots"
 # Seconds from navigation start until MathJax has typeset the page. The 1.5 s target is measured
 # on a quiet machine by bench/pages.py (~0.5-1.2 s); here the suite shares 2 cores with notebook
 # executions in other workers, so the budget only catches a MathJax that hangs or crawls.
+# With Node on PATH the build typesets the maths (_ext/l2book_assets.py): pages load no MathJax
+# script, only its CHTML stylesheet and fonts. Without Node, MathJax typesets in the browser.
+PRERENDERED = shutil.which("node") is not None
 TYPESET_BUDGET_S = float(os.environ.get("L2_TYPESET_BUDGET_S", "8"))
 SERIOUS = {"serious", "critical"}
 ALLOWED_HOSTS = {"127.0.0.1"}
@@ -163,6 +167,9 @@ MATH_JS = r"""
     .filter(e => e.scrollWidth > e.clientWidth + 1 && e.getAttribute('tabindex') === null)
     .map(e => (e.parentElement.id || e.parentElement.className));
   return {count: maths.length, typeset: document.querySelectorAll('mjx-container').length,
+          assistive: [...document.querySelectorAll('mjx-container')].filter(c => c.querySelector('mjx-assistive-mml > math')).length,
+          mathjax_js: !!window.MathJax,
+          mjx_fonts: [...document.fonts].filter(f => f.family.startsWith('MJX') && f.status === 'loaded').length,
           untypeset, errors, wide_unfocusable: wide, text: texts.join(' ')};
 }
 """
@@ -220,8 +227,14 @@ def load(context: Any, url: str, *, screenshot: Path | None = None, axe: bool = 
     try:
         response = page.goto(url, wait_until="load", timeout=30_000)
         visit.status = response.status if response else None
-        has_mathjax = page.evaluate("() => !!document.querySelector('.math')")
-        if has_mathjax:
+        has_maths = page.evaluate("() => !!document.querySelector('.math')")
+        if has_maths and PRERENDERED:
+            # Typeset at build time: the maths is on screen once MathJax's web fonts have loaded.
+            visit.typeset_s = page.evaluate(
+                "() => document.fonts.ready.then(() => new Promise(r => requestAnimationFrame(r)))"
+                ".then(() => performance.now() / 1000)"
+            )
+        elif has_maths:
             page.wait_for_function(
                 "() => window.MathJax && MathJax.startup && MathJax.startup.promise",
                 timeout=15_000,
@@ -320,6 +333,14 @@ def test_maths_typeset_by_vendored_mathjax(visit: Any, doc: str) -> None:
         mathjax = [u for u in v.requests if "/_static/mathjax/" in u]
         assert mathjax, f"{doc}: maths on the page but the vendored MathJax was not loaded"
         assert m["typeset"] >= m["count"]
+        # Screen readers get MathML: every container carries MathJax's assistive copy.
+        assert m["assistive"] == m["typeset"], f"{doc}: {m['typeset'] - m['assistive']} without MathML"
+        if PRERENDERED:
+            scripts = [u for u in mathjax if urlparse(u).path.endswith(".js")]
+            assert not scripts and not m["mathjax_js"], f"{doc}: MathJax JavaScript loaded: {scripts}"
+            assert any(urlparse(u).path.endswith("/_static/mathjax/chtml.css") for u in mathjax)
+            assert any(urlparse(u).path.endswith(".woff") for u in mathjax), f"{doc}: no maths font"
+            assert m["mjx_fonts"] > 0, f"{doc}: MathJax's web fonts did not load"
         assert v.typeset_s is not None and v.typeset_s <= TYPESET_BUDGET_S, (
             f"{doc}: typeset after {v.typeset_s:.2f} s (budget {TYPESET_BUDGET_S} s)"
         )

@@ -101,13 +101,39 @@ def test_no_page_loads_from_a_third_party_host(built_book: BookBuild) -> None:
 
 
 def test_mathjax_is_served_from_the_book(built_book: BookBuild) -> None:
-    """Pages load the vendored MathJax 3 from the book's own _static folder."""
-    page = (built_book.html_dir / "chapters" / "notation.html").read_text()
+    """Maths comes from the book's own vendored MathJax 3, never from a CDN.
+
+    With Node on PATH the build typesets it (``_ext/l2book_assets.py``): the page holds MathJax's
+    CHTML markup with its MathML, links ``_static/mathjax/chtml.css`` and loads no MathJax script;
+    the woff fonts that stylesheet names are in the build. Without Node, the page loads MathJax
+    from ``_static/``.
+    """
+    html = built_book.html_dir
+    page = (html / "chapters" / "notation.html").read_text()
+    cdn = re.findall(r"https?://[^\"' )]*mathjax[^\"' )]*", page, flags=re.I)
+    assert not cdn, f"MathJax from a CDN: {cdn}"
     srcs = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', page, flags=re.I)
-    assert srcs, "no MathJax script on the notation page"
     assert all(not _third_party(s) and "_static/" in s for s in srcs), srcs
-    target = (built_book.html_dir / "chapters" / srcs[0].split("?")[0]).resolve()
-    assert target.is_file(), f"MathJax script {srcs[0]} is not in the build"
+    if shutil.which("node") is None:
+        assert srcs, "no MathJax script on the notation page"
+        target = (html / "chapters" / srcs[0].split("?")[0]).resolve()
+        assert target.is_file(), f"MathJax script {srcs[0]} is not in the build"
+        return
+    assert not srcs, f"maths typeset at build time, yet MathJax scripts are loaded: {srcs}"
+    assert "window.MathJax" not in page
+    assert page.count("<mjx-container") >= 20, "the notation page has no typeset maths"
+    assert page.count("<mjx-assistive-mml") == page.count("<mjx-container"), "MathML missing"
+    assert not re.search(r'class="math notranslate nohighlight"[^>]*>\s*\\[(\[]', page), "raw TeX left"
+    links = re.findall(r'<link[^>]+href="([^"]*mathjax[^"]*\.css)"', page)
+    assert links == ["../_static/mathjax/chtml.css"], links
+    css_file = (html / "chapters" / links[0]).resolve()
+    css = css_file.read_text()
+    fonts = re.findall(r'url\("?([^")]+\.woff)"?\)', css)
+    assert fonts, "the CHTML stylesheet names no font"
+    missing = [f for f in fonts if not (css_file.parent / f).is_file()]
+    assert not missing, f"fonts named by chtml.css but not in the build: {missing}"
+    for f in fonts:
+        assert not _third_party(f), f
 
 
 # --- the guards: a tiny book with one fault must fail the build -----------------------------
@@ -161,6 +187,19 @@ def test_an_undefined_reference_fails_the_build(tmp_path: Path) -> None:
     result = build_book(book, timeout=600)
     assert result.returncode != 0
     assert "no-such-label" in result.log
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="maths is typeset at build time only with Node")
+def test_a_tex_error_fails_the_build(tmp_path: Path) -> None:
+    """A formula MathJax cannot typeset fails the build, naming the page and the formula."""
+    book = _tiny_book(
+        tmp_path,
+        [nbformat.v4.new_markdown_cell("Good $x^2$, bad $\\frac{1}{2$ and $\\nosuchmacro y$.")],
+    )
+    result = build_book(book, timeout=600)
+    assert result.returncode != 0
+    assert "page.html" in result.log and "Missing close brace" in result.log
+    assert "Undefined control sequence \\nosuchmacro" in result.log
 
 
 def test_a_changed_printed_number_fails_nbval(tmp_path: Path) -> None:

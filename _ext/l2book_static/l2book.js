@@ -14,9 +14,15 @@
     });
   }
   function whenTypeset() {
+    var ready = null;
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+      ready = MathJax.startup.promise;  // typeset in the browser (no Node at build time)
+    } else if (document.querySelector("mjx-container")) {
+      ready = Promise.resolve();  // typeset at build time (l2book_assets.py)
+    }
+    if (ready) {
       // Widths settle once MathJax's web fonts have loaded.
-      MathJax.startup.promise
+      ready
         .then(function () { return document.fonts ? document.fonts.ready : null; })
         .then(markScrollable);
       window.addEventListener("resize", markScrollable);
