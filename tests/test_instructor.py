@@ -62,3 +62,56 @@ def test_learner_pages_are_in_the_instructor_edition(
     assert not missing, f"pages of the learner edition missing from the instructor edition: {missing}"
     extra = sorted(str(p) for p in instructor - learner)
     assert all(p.startswith("solutions/") for p in extra), extra
+
+
+# --------------------------------------------------------------------------- in the browser
+@pytest.fixture(scope="module")
+def instructor_visits(instructor_book: BookBuild, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One load of each solution page of the instructor edition in Chromium (served on 127.0.0.1)."""
+    import functools
+    import http.server
+    import threading
+
+    from test_browser import CHROMIUM, CHROMIUM_ARGS, _QuietHandler, load, playwright_api
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    assert instructor_book.returncode == 0, instructor_book.log[-3000:]
+    handler = functools.partial(_QuietHandler, directory=str(instructor_book.html_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    visits = {}
+    try:
+        with playwright_api.sync_playwright() as pw:
+            context = pw.chromium.launch_persistent_context(
+                str(tmp_path_factory.mktemp("chromium-instructor")),
+                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
+                viewport={"width": 1280, "height": 900}, service_workers="block",
+            )
+            try:
+                for a in ASSIGNMENTS:
+                    visits[a] = load(context, f"{base}solutions/{a}/{a}.html")
+            finally:
+                context.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    return visits
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_page_in_the_browser(instructor_visits: dict, assignment: str) -> None:
+    """Loads with 200, no console error, nothing from another host, maths typeset, axe clean."""
+    from test_browser import SERIOUS, _host_ok
+
+    v = instructor_visits[assignment]
+    assert v.status == 200
+    assert not v.failed_responses and not v.page_errors and not v.console_errors, (
+        v.failed_responses, v.page_errors, v.console_errors
+    )
+    assert not [u for u in v.requests if not _host_ok(u)], "a request left 127.0.0.1"
+    assert v.math["count"] > 0 and not v.math["untypeset"] and not v.math["errors"], v.math
+    serious = [x for x in v.axe if x["impact"] in SERIOUS]
+    assert not serious, f"{assignment}: accessibility violations {serious}"
