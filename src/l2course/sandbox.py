@@ -26,10 +26,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
+from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode
@@ -230,8 +233,48 @@ def reap_strays(uid: int) -> int:
     return len(strays)
 
 
+class PromptKernelClient(AsyncKernelClient):
+    """``AsyncKernelClient`` whose start-up handshake does not idle.
+
+    jupyter_client's ``wait_for_ready`` ends by draining IOPub until nothing arrives for 0.2 s,
+    a fixed wait on every kernel start (one per submission). nbclient matches every IOPub
+    message to its request's ``msg_id``, so stale start-up messages are harmless: drain only
+    what has already arrived.
+    """
+
+    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
+        abs_timeout = time.time() + (float("inf") if timeout is None else timeout)
+        while True:
+            self.kernel_info()
+            try:
+                msg = await self.shell_channel.get_msg(timeout=1)
+            except Empty:
+                pass
+            else:
+                if msg["msg_type"] == "kernel_info_reply":
+                    # IOPub is connected once the reply's status messages come through
+                    try:
+                        await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(msg)
+                        break
+            if not await self._async_is_alive():
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.time() > abs_timeout:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+        while True:
+            try:
+                await self.iopub_channel.get_msg(timeout=0.01)
+            except Empty:
+                break
+
+
 class SandboxKernelManager(AsyncKernelManager):
     """An ``AsyncKernelManager`` whose kernel runs inside :func:`bwrap_command`."""
+
+    client_class = "l2course.sandbox.PromptKernelClient"
 
     sandbox_uid = Integer(0, help="Unprivileged uid the kernel runs as").tag(config=True)
     memory = Integer(Limits.memory).tag(config=True)
@@ -285,6 +328,10 @@ class SandboxKernelManager(AsyncKernelManager):
             limits=self._limits(),
         )
         return cmd, kw
+
+    async def _async_wait(self, pollinterval: float = 0.01) -> None:
+        # jupyter_client polls a killed kernel every 0.1 s (an idle wait per submission)
+        await super()._async_wait(pollinterval)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
