@@ -35,7 +35,7 @@ from typing import Any
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, DottedObjectName, Integer, Type, Unicode
 
 INSTALL_HINT = (
     "bubblewrap (bwrap) is required to sandbox student code. Install it with\n"
@@ -274,7 +274,8 @@ class PromptKernelClient(AsyncKernelClient):
 class SandboxKernelManager(AsyncKernelManager):
     """An ``AsyncKernelManager`` whose kernel runs inside :func:`bwrap_command`."""
 
-    client_class = "l2course.sandbox.PromptKernelClient"
+    client_class = DottedObjectName("l2course.sandbox.PromptKernelClient")
+    client_factory = Type(PromptKernelClient, klass=AsyncKernelClient)
 
     sandbox_uid = Integer(0, help="Unprivileged uid the kernel runs as").tag(config=True)
     memory = Integer(Limits.memory).tag(config=True)
