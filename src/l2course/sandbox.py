@@ -32,6 +32,8 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
+import zmq
+import zmq.asyncio
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
@@ -241,6 +243,14 @@ class PromptKernelClient(AsyncKernelClient):
     message to its request's ``msg_id``, so stale start-up messages are harmless: drain only
     what has already arrived.
     """
+
+    def _context_default(self) -> zmq.asyncio.Context:
+        context = super()._context_default()
+        # the client connects before the sandboxed kernel has bound its ipc sockets and ZeroMQ
+        # retries every 100 ms by default: retry sooner, backing off to 100 ms if it is gone
+        context.setsockopt(zmq.RECONNECT_IVL, 5)
+        context.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
+        return context
 
     async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
         abs_timeout = time.time() + (float("inf") if timeout is None else timeout)
