@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from filelock import FileLock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -40,6 +42,23 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+def toc_documents() -> list[str]:
+    """Every document named in ``_toc.yml``, in reading order (without suffix), root first."""
+    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    files = [str(toc["root"])]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            if "file" in entry:
+                files.append(str(entry["file"]))
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+
+    walk(toc.get("parts", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
 @dataclass(frozen=True)
 class BookBuild:
     """Outcome of one ``jupyter-book build`` run."""
@@ -48,6 +67,14 @@ class BookBuild:
     log: str
     seconds: float
     html_dir: Path
+
+    def problems(self) -> list[str]:
+        """Lines of the log that report a warning or an error (the kernel's TCP notice aside)."""
+        return [
+            line
+            for line in self.log.splitlines()
+            if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line) and "IPKernelApp" not in line
+        ]
 
 
 def build_book(

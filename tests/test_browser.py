@@ -53,27 +53,12 @@ TYPESET_BUDGET_S = float(os.environ.get("L2_TYPESET_BUDGET_S", "8"))
 SERIOUS = {"serious", "critical"}
 ALLOWED_HOSTS = {"127.0.0.1"}
 
+from conftest import toc_documents  # noqa: E402
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
 # --------------------------------------------------------------------------- the outline
-def toc_pages() -> list[str]:
-    """Document names (no suffix) in the order the sidebar lists them, root first."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    order = [toc["root"]]
-
-    def walk(entries: list[dict[str, Any]]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                order.append(str(entry["file"]))
-            walk(entry.get("sections", []))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters", []))
-    walk(toc.get("chapters", []))
-    return order
-
-
 def source_of(doc: str) -> Path | None:
     for suffix in (".ipynb", ".md"):
         path = REPO / f"{doc}{suffix}"
@@ -82,7 +67,7 @@ def source_of(doc: str) -> Path | None:
     return None
 
 
-PAGES = toc_pages()
+PAGES = toc_documents()
 NOTEBOOK_PAGES = [d for d in PAGES if (s := source_of(d)) is not None and s.suffix == ".ipynb"]
 SCREENSHOT_PAGES = [d for d in PAGES if d.startswith("chapters/")]
 EXTRA_PAGES = ["search", "genindex"]

@@ -19,41 +19,21 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import REPO, BookBuild, build_book, tool_env
+from conftest import REPO, BookBuild, build_book, toc_documents, tool_env
 
 pytestmark = pytest.mark.build
 
 
-def toc_files() -> list[str]:
-    """Every document named in ``_toc.yml``, in reading order (without suffix)."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections", []))
-            walk(entry.get("chapters", []))
-
-    walk(toc.get("parts", []))
-    return files
-
-
 def test_book_builds_without_warnings(built_book: BookBuild) -> None:
     """The real book builds with -W -n --keep-going: exit 0 and no WARNING/ERROR line."""
-    problems = [
-        line
-        for line in built_book.log.splitlines()
-        if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line) and "IPKernelApp" not in line
-    ]
+    problems = built_book.problems()
     assert built_book.returncode == 0, built_book.log[-4000:]
     assert not problems, "\n".join(problems)
 
 
 def test_every_toc_page_is_built(built_book: BookBuild) -> None:
     """Each page listed in _toc.yml exists in the HTML output."""
-    missing = [f for f in toc_files() if not (built_book.html_dir / f"{f}.html").exists()]
+    missing = [f for f in toc_documents() if not (built_book.html_dir / f"{f}.html").exists()]
     assert not missing, f"pages in _toc.yml missing from the build: {missing}"
 
 

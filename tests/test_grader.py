@@ -107,23 +107,25 @@ def test_gradebook_consistent(graded: dict) -> None:
         s for s, w in EXPECTED.items() if w["status"] != "invalid")
 
 
-def test_check_full_marks(tmp_path: Path) -> None:
+def check_corpus_notebook(tmp_path: Path, student: str) -> tuple[subprocess.CompletedProcess, Path]:
+    """``l2course check`` on a corpus student's notebook, against a fresh copy of the fixture course."""
     course = tmp_path / "course"
     shutil.copytree(HERE / "course", course)
-    nb = CORPUS / "submitted" / "correct" / "fixture" / "fixture.ipynb"
+    nb = CORPUS / "submitted" / student / "fixture" / "fixture.ipynb"
     proc = run(["check", str(nb), "--course-dir", str(course), "--cell-timeout", "10"],
                cwd=tmp_path)
+    return proc, course
+
+
+def test_check_full_marks(tmp_path: Path) -> None:
+    proc, course = check_corpus_notebook(tmp_path, "correct")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "test_hidden" in proc.stdout and "total: 5 / 5" in proc.stdout
     assert not (course / "gradebook.db").exists()  # the self-check never touches it
 
 
 def test_check_reports_failures(tmp_path: Path) -> None:
-    course = tmp_path / "course"
-    shutil.copytree(HERE / "course", course)
-    nb = CORPUS / "submitted" / "partial" / "fixture" / "fixture.ipynb"
-    proc = run(["check", str(nb), "--course-dir", str(course), "--cell-timeout", "10"],
-               cwd=tmp_path)
+    proc, _ = check_corpus_notebook(tmp_path, "partial")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "total: 2 / 5" in proc.stdout
     assert "the empty vector has no penalty" in proc.stdout  # the hidden test's diagnostic

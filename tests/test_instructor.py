@@ -25,11 +25,7 @@ def _text(page: str) -> str:
 
 
 def test_instructor_edition_builds_without_warnings(instructor_book: BookBuild) -> None:
-    problems = [
-        line
-        for line in instructor_book.log.splitlines()
-        if re.search(r"\b(WARNING|ERROR|CRITICAL)\b", line) and "IPKernelApp" not in line
-    ]
+    problems = instructor_book.problems()
     assert instructor_book.returncode == 0, instructor_book.log[-4000:]
     assert not problems, "\n".join(problems)
 

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import Any, Iterator
 
 import zmq
 import zmq.asyncio
@@ -187,9 +187,8 @@ def bwrap_command(
     return cmd
 
 
-def sandbox_processes(uid: int) -> dict[int, int]:
-    """``{pid: ppid}`` of the host's processes running as ``uid``."""
-    found: dict[int, int] = {}
+def _statuses(uid: int) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(pid, fields of /proc/<pid>/status)`` of the host's processes running as ``uid``."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -199,24 +198,17 @@ def sandbox_processes(uid: int) -> dict[int, int]:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
         if int(fields.get("Uid", "-1").split()[0]) == uid:
-            found[int(entry.name)] = int(fields["PPid"].strip())
-    return found
+            yield int(entry.name), fields
+
+
+def sandbox_processes(uid: int) -> dict[int, int]:
+    """``{pid: ppid}`` of the host's processes running as ``uid``."""
+    return {pid: int(fields["PPid"].strip()) for pid, fields in _statuses(uid)}
 
 
 def sandbox_tasks(uid: int) -> int:
     """Number of threads running as ``uid`` (what ``RLIMIT_NPROC`` counts)."""
-    total = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = Path(entry.path, "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
-            total += int(fields.get("Threads", "1"))
-    return total
+    return sum(int(fields.get("Threads", "1")) for _, fields in _statuses(uid))
 
 
 def reap_strays(uid: int) -> int:
