@@ -171,6 +171,11 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "return int(np.count_nonzero(coef))",
             "non-zero entries instead of the zeros",
         ),
+        "ridge-first-order": (
+            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
+            "return np.asarray(z, dtype=float) * (1.0 - 2.0 * lam)",
+            "first-order approximation",
+        ),
     },
     "ex04-claims": {
         "dof-singular-values-not-squared": (
@@ -193,10 +198,13 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "return float(np.sum(d**2 / (d**2 + len(X) * lam)))",
             "multiplied by n",
         ),
-        "believes-c5-sparse": ('"C5": "false"', '"C5": "true"', "never sets a coefficient exactly to zero"),
+        "believes-c5-sparse": ('"C5": "false"', '"C5": "true"', "exactly zero only by coincidence"),
         "believes-c1-biases": ('"C1": "misleading"', '"C1": "true"', "penalises the weights only"),
         "believes-c4-more-accurate": ('"C4": "false"', '"C4": "true"', "neither penalty wins"),
         "c10-misleading": ('"C10": "false"', '"C10": "misleading"', "no optimizer has a `penalty` argument"),
+        "c4-misleading": ('"C4": "false"', '"C4": "misleading"', "a general rule that holds only for some data"),
+        "c7-false": ('"C7": "misleading"', '"C7": "false"', "the correct part is that L2 introduces bias"),
+        "c9-true": ('"C9": "misleading"', '"C9": "true"', "falls roughly as 1/batch"),
         "c6-half-true-label": (
             '"C6": "misleading"',
             '"C6": "misleading (half true)"',
@@ -220,6 +228,11 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "val = np.arange(bounds[i], bounds[i + 1])",
             "val = np.array_split(np.arange(n), k)[i]",
             "np.array_split",
+        ),
+        "folds-by-kfold": (
+            "val = np.arange(bounds[i], bounds[i + 1])",
+            "val = list(__import__('sklearn.model_selection').model_selection.KFold(k).split(X))[i][1]",
+            "KFold(shuffle=False)",
         ),
         "validation-leakage": (
             "train = np.setdiff1d(np.arange(n), val)",
@@ -249,6 +262,20 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "mean_val_mse[j] = np.mean(fold_mse)",
             "mean_val_mse[j] = np.sum(fold_mse)",
             "sum over folds",
+        ),
+    },
+}
+
+
+# {assignment: {variant: (snippet, replacement, phrase that must NOT appear)}}: wrong answers that
+# must lose points without being given a diagnosis that does not fit them
+MISDIAGNOSED: dict[str, dict[str, tuple[str, str, str]]] = {
+    "ex03-l1-vs-l2": {
+        # all zeros once matched "a first-order approximation" (at lam = 0.5 it gives zeros)
+        "ridge-returns-zeros": (
+            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
+            "return np.zeros_like(np.asarray(z, dtype=float))",
+            "first-order approximation",
         ),
     },
 }
@@ -441,6 +468,8 @@ def grade_assignment(aid: str, tmp: Path) -> Graded:
         submissions["mistake_" + name.replace("-", "_")] = with_mistake(solved, old, new)
     for name, (old, new) in ACCEPTED.get(aid, {}).items():
         submissions["accepted_" + name.replace("-", "_")] = with_mistake(solved, old, new)
+    for name, (old, new, _) in MISDIAGNOSED.get(aid, {}).items():
+        submissions["misdiagnosed_" + name.replace("-", "_")] = with_mistake(solved, old, new)
     for student, nb in submissions.items():
         write_nb(course / "submitted" / student / aid / f"{aid}.ipynb", nb)
     run = nbgrader(course, "autograde", aid, "--force")
@@ -560,6 +589,13 @@ class _Assignment:
 
 
     @pytest.mark.grading
+    def test_wrong_answers_get_no_unfitting_diagnosis(self, graded):
+        for name, (_, _, phrase) in MISDIAGNOSED.get(self.aid, {}).items():
+            student = "misdiagnosed_" + name.replace("-", "_")
+            assert graded.score[student] < POINTS, name
+            assert phrase not in graded.text[student], f"{name}: {graded.text[student][-1500:]}"
+
+    @pytest.mark.grading
     def test_accepted_variants_keep_full_marks(self, graded):
         for name in ACCEPTED.get(self.aid, {}):
             student = "accepted_" + name.replace("-", "_")
@@ -584,3 +620,52 @@ class TestEx04Claims(_Assignment):
 
 class TestEx05Implementation(_Assignment):
     aid = "ex05-implementation"
+
+
+# --------------------------------------------------------------------------------------------
+# facts that exercise 5's feedback and closing text state about kfold_ridge_cv (static, < 1 s)
+
+
+def _ex05_functions(old: str = "", new: str = "") -> dict:
+    """ridge_closed_form and kfold_ridge_cv from the instructor's source (optionally with a mistake)."""
+    code = "\n".join(
+        strip_markers(src(c))
+        for c in read_nb(REPO / "solutions" / "ex05-implementation" / "ex05-implementation.ipynb")["cells"]
+        if nbg(c).get("grade_id") in ("ridge_closed_form", "kfold_ridge_cv")
+    )
+    namespace: dict = {"np": __import__("numpy")}
+    exec(code.replace(old, new) if old else code, namespace)  # noqa: S102 - the course's own source
+    return namespace
+
+
+def test_ex05_kfold_feedback_matches_scikit_learn():
+    """The array_split diagnosis also fits KFold(shuffle=False), and alpha = n_fit * lam reproduces
+    kfold_ridge_cv with scikit-learn (the closing text's "with alpha = n·λ")."""
+    import numpy as np
+    from sklearn.linear_model import Ridge
+    from sklearn.model_selection import KFold, PredefinedSplit, cross_val_score
+
+    n, k = 10, 3
+    kfold_folds = [val for _, val in KFold(n_splits=k).split(np.zeros((n, 1)))]
+    split_folds = np.array_split(np.arange(n), k)
+    assert [len(f) for f in kfold_folds] == [4, 3, 3]
+    assert all(np.array_equal(a, b) for a, b in zip(kfold_folds, split_folds))
+
+    rng = np.random.default_rng(0)
+    X, y, lams = rng.normal(size=(n, 2)), rng.normal(size=n), [0.01, 0.1, 1.0]
+    old, new, _ = MISTAKES["ex05-implementation"]["folds-by-kfold"]
+    by_kfold = _ex05_functions(old, new)["kfold_ridge_cv"](X, y, lams, k)[1]
+    old, new, _ = MISTAKES["ex05-implementation"]["folds-by-array-split"]
+    by_split = _ex05_functions(old, new)["kfold_ridge_cv"](X, y, lams, k)[1]
+    assert np.allclose(by_kfold, by_split)
+
+    mean_val_mse = _ex05_functions()["kfold_ridge_cv"](X, y, lams, k)[1]
+    fold_of_row = np.repeat(np.arange(k), np.diff([i * n // k for i in range(k + 1)]))
+    for lam, mse in zip(lams, mean_val_mse):
+        scores = [
+            -cross_val_score(Ridge(alpha=(n - np.sum(fold_of_row == i)) * lam), X, y,
+                             cv=PredefinedSplit(np.where(fold_of_row == i, 0, -1)),
+                             scoring="neg_mean_squared_error")[0]
+            for i in range(k)
+        ]
+        assert np.isclose(mse, np.mean(scores), rtol=1e-10)
