@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO, BIN, tool_env
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation"]
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation", "ex06-choosing-lambda"]
 POINTS = 10  # every assignment totals 10 points
 
 # {assignment: {mistake: (snippet in the solution, replacement, phrase expected in the feedback)}}
@@ -262,6 +262,88 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "mean_val_mse[j] = np.mean(fold_mse)",
             "mean_val_mse[j] = np.sum(fold_mse)",
             "sum over folds",
+        ),
+    },
+    "ex06-choosing-lambda": {
+        "evidence-forgets-n": (
+            "return float(lambda_ / (n_samples * alpha_))",
+            "return float(lambda_ / alpha_)",
+            "forgetting n",
+        ),
+        "evidence-swapped": (
+            "return float(lambda_ / (n_samples * alpha_))",
+            "return float(alpha_ / (n_samples * lambda_))",
+            "alpha_ and lambda_ swapped",
+        ),
+        "loo-leverage-without-mean": (
+            "leverage = 1.0 / n + np.sum(Xc * np.linalg.solve(A, Xc.T).T, axis=1)",
+            "leverage = np.sum(Xc * np.linalg.solve(A, Xc.T).T, axis=1)",
+            "without the intercept's 1/n",
+        ),
+        "loo-plain-residuals": (
+            "return residuals / (1.0 - leverage)",
+            "return residuals",
+            "not divided by 1 - H_ii",
+        ),
+        "loo-forgets-n": (
+            "A = Xc.T @ Xc + n * lam * np.eye(p)",
+            "A = Xc.T @ Xc + lam * np.eye(p)",
+            "forgetting n",
+        ),
+        "loo-centres-in-place": (
+            "Xc = X - x_mean",
+            "X -= x_mean\n    Xc = X",
+            "in place",
+        ),
+        "loo-column-y": (
+            "y = np.asarray(y, dtype=float)\n    n, p = X.shape",
+            "y = np.asarray(y, dtype=float).reshape(-1, 1)\n    n, p = X.shape",
+            "expected shape",
+        ),
+        "gcv-trace-without-intercept": (
+            "return float(np.mean(fit_residuals**2) / (1.0 - (1.0 + df) / n) ** 2)",
+            "return float(np.mean(fit_residuals**2) / (1.0 - df / n) ** 2)",
+            "without the intercept's 1",
+        ),
+        "gcv-denominator-not-squared": (
+            "return float(np.mean(fit_residuals**2) / (1.0 - (1.0 + df) / n) ** 2)",
+            "return float(np.mean(fit_residuals**2) / (1.0 - (1.0 + df) / n))",
+            "not squared",
+        ),
+        "gcv-singular-values-not-squared": (
+            "df = np.sum(d**2 / (d**2 + n * lam))",
+            "df = np.sum(d / (d + n * lam))",
+            "singular values not squared",
+        ),
+        "one-se-wrong-direction": (
+            "return np.max(lams[mean_err <= threshold])",
+            "return np.min(lams[mean_err <= threshold])",
+            "the wrong direction",
+        ),
+        "one-se-strict": (
+            "return np.max(lams[mean_err <= threshold])",
+            "return np.max(lams[mean_err < threshold])",
+            "a strict '<'",
+        ),
+        "one-se-assumes-sorted": (
+            "return np.max(lams[mean_err <= threshold])",
+            "return lams[np.flatnonzero(mean_err <= threshold)[-1]]",
+            "as if the grid were sorted",
+        ),
+        "one-se-ties-to-first": (
+            "best = at_min[np.argmax(lams[at_min])]",
+            "best = int(np.argmin(mean_err))",
+            "ties going to the first",
+        ),
+        "one-se-sorts-in-place": (
+            "lams = np.asarray(lams, dtype=float)\n    mean_err",
+            "lams.sort()\n    lams = np.asarray(lams, dtype=float)\n    mean_err",
+            "changed its inputs in place",
+        ),
+        "one-se-returns-int": (
+            "lams = np.asarray(lams, dtype=float)\n    mean_err",
+            "lams = np.asarray(lams)\n    mean_err",
+            "must return a float",
         ),
     },
 }
@@ -669,3 +751,7 @@ def test_ex05_kfold_feedback_matches_scikit_learn():
             for i in range(k)
         ]
         assert np.isclose(mse, np.mean(scores), rtol=1e-10)
+
+
+class TestEx06ChoosingLambda(_Assignment):
+    aid = "ex06-choosing-lambda"
