@@ -11,8 +11,9 @@ Two roles (see CONTRIBUTING.md, "Numbers of chapters and exercises"):
 
 The number of a page is what the sidebar shows: a page in a numbered part gets its chapter
 number (continued across parts when ``use_multitoc_numbering`` is on, as Jupyter Book does); a
-page listed as a ``section`` of an unnumbered page (the exercises under ``exercises/index``) gets
-its position in that list. So a selection of chapters renumbers its prose with its sidebar.
+page in an unnumbered list (the exercises under ``exercises/index``, the instructor edition's
+solutions) gets its position in that list. So a selection of chapters renumbers its prose with
+its sidebar.
 
 Cost: one walk of the site map per build (a few dozen entries), one dict lookup per role.
 """
@@ -38,13 +39,14 @@ DEFAULT_TEXT = "chapter {number}"
 def toc_numbers(site_map: Any, continuous: bool) -> dict[str, str]:
     """Map each docname of a sphinx-external-toc site map to the number its sidebar entry shows.
 
-    Numbered trees number their pages (children of a numbered page as ``N.M``); an unnumbered
-    tree below a page (not a top-level part) numbers its pages by position.
+    Numbered trees number their pages (children of a numbered page as ``N.M``); in an unnumbered
+    tree a page's number is its position (the exercises under ``exercises/index``; the solutions
+    part of the instructor edition).
     """
     numbers: dict[str, str] = {}
     chapter = 0
 
-    def walk(docname: str, prefix: str | None, is_root: bool) -> None:
+    def walk(docname: str, prefix: str | None) -> None:
         nonlocal chapter
         for tree in site_map[docname].subtrees:
             files = tree.files()
@@ -56,11 +58,11 @@ def toc_numbers(site_map: Any, continuous: bool) -> dict[str, str]:
                         chapter = 0
                     chapter += 1
                     numbers[name] = str(chapter)
-                elif not is_root:
+                else:
                     numbers[name] = str(position)
-                walk(name, numbers.get(name) if (tree.numbered or prefix) else None, False)
+                walk(name, numbers[name] if (tree.numbered or prefix) else None)
 
-    walk(site_map.root.docname, None, True)
+    walk(site_map.root.docname, None)
     return numbers
 
 

@@ -179,6 +179,18 @@ def write_selection(out: Path, keys: list[str]) -> list[str]:
     return left_out
 
 
+def left_out_paths(left_out: list[str]) -> list[str]:
+    """Files (or an assignment's whole folder, ``exercises/<a>/<a>``) of the left-out pages."""
+    paths = []
+    for docname in left_out:
+        folder, _, stem = docname.rpartition("/")
+        if folder.rpartition("/")[2] == stem:
+            paths.append(folder)
+        else:
+            paths += sorted(str(p.relative_to(REPO)) for p in REPO.glob(f"{docname}.*"))
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder for the generated _toc.yml and _config.yml")
@@ -192,8 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"Selection written to {args.out}/_toc.yml; left out: {' '.join(left_out) or 'nothing'}")
     if args.out.resolve() == REPO and left_out:
-        files = [str(p.relative_to(REPO)) for d in left_out for p in REPO.glob(f"{d}.*")]
-        print("To drop the left-out pages from this repository: git rm " + " ".join(files))
+        print("To drop the left-out pages from this repository: git rm -r " + " ".join(
+            left_out_paths(left_out)))
     return 0
 
 
