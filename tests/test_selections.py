@@ -230,22 +230,26 @@ def test_full_book_links_nothing_to_the_full_course(built_book: BookBuild) -> No
     assert not fallbacks, f"pages of the full book linking to 'the full course': {fallbacks}"
 
 
+@pytest.fixture(scope="class")
+def selection(
+    request: pytest.FixtureRequest, built_book: BookBuild, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[BookBuild, set[str], set[str]]:
+    """The build of the test class's selection, the pages it keeps and the pages it leaves out."""
+    keys, maths = request.cls.keys, request.cls.maths
+    assert built_book.returncode == 0, "the full book must build first (it fills the cache)"
+    out = tmp_path_factory.mktemp("selection-" + "-".join(keys))
+    build, cpu = build_selection(keys, out, maths)
+    print(f"\nselection {' '.join(keys)}: {build.seconds:.0f} s wall, {cpu:.0f} s CPU")
+    selected = yaml.safe_load((out / "_toc.yml").read_text(encoding="utf-8"))
+    kept = set(select.toc_files(selected))
+    return build, kept, set(toc_documents()) - kept
+
+
 class _SelectionChecks:
     """The checks one selection must pass; subclasses (one per selection) set ``keys``."""
 
     keys: list[str] = []
     maths = False
-
-    @pytest.fixture(scope="class")
-    def selection(self, built_book: BookBuild, tmp_path_factory: pytest.TempPathFactory):
-        assert built_book.returncode == 0, "the full book must build first (it fills the cache)"
-        out = tmp_path_factory.mktemp("selection-" + "-".join(self.keys))
-        build, cpu = build_selection(self.keys, out, self.maths)
-        print(f"\nselection {' '.join(self.keys)}: {build.seconds:.0f} s wall, {cpu:.0f} s CPU")
-        selected = yaml.safe_load((out / "_toc.yml").read_text(encoding="utf-8"))
-        kept = set(select.toc_files(selected))
-        left_out = set(toc_documents()) - kept
-        return build, kept, left_out
 
     def test_builds_strictly_without_executing(self, selection) -> None:
         build, kept, _ = selection
