@@ -407,3 +407,25 @@ def test_a_selection_still_fails_on_a_real_broken_reference(tmp_path: Path) -> N
     texts = {t: (h, c) for h, t, c in intro.links}
     assert "chapter 1" in texts and not texts["chapter 1"][0].startswith("http")
     assert texts["A left-out chapter"] == (f"{BASE_URL}gone.html", ["l2book-elsewhere", "reference", "external"])
+
+
+def test_make_book_builds_a_selection_from_scratch_and_plain_book_everything() -> None:
+    """The Makefile's recipe (dry run): a fresh selection folder, the strict build, a clean copy."""
+    def dry(*args: str) -> list[str]:
+        proc = subprocess.run(
+            ["make", "-n", "--no-print-directory", *args], capture_output=True, text=True,
+            cwd=REPO, env={**tool_env(), "CHAPTERS": ""},
+        )
+        assert proc.returncode == 0, proc.stderr
+        return [line for line in proc.stdout.splitlines() if line and not line.startswith("echo")]
+
+    selection = dry("book", "CHAPTERS=01 03 04")
+    steps = [next(i for i, line in enumerate(selection) if word in line) for word in (
+        "rm -rf _build/.selection", "select_chapters.py _build/.selection 01 03 04",
+        "jupyter-book build", "rm -rf _build/html")]
+    assert steps == sorted(steps), selection
+    build = selection[steps[2]]
+    assert all(f in build for f in (*JB_FLAGS, "--toc _build/.selection/_toc.yml",
+                                    "--config _build/.selection/_config.yml"))
+    plain = [line for line in dry("book") if "jupyter-book" in line]
+    assert len(plain) == 1 and plain[0].endswith(f"/jupyter-book build . {' '.join(JB_FLAGS)} --builder html")
