@@ -15,7 +15,7 @@ the builds over the workers. The single-chapter builds run without ``node`` on P
 ``l2book_assets`` leaves the maths to the browser instead of typesetting it (maths has its own
 tests); the mixed selection is built exactly as ``make`` builds it. Measured on the shared
 2-core machine (CPU seconds of the build processes, printed with ``-s``): a single chapter 13-15 s
-(17.8 s with node), the mixed selection 22 s, the tiny guard book about 8 s: under two CPU
+(17.8 s with node), the mixed selection 22 s, the tiny guard book about 15 s: under two CPU
 minutes added to ``make test``, with no notebook executed.
 """
 
