@@ -431,3 +431,10 @@ def test_make_book_builds_a_selection_from_scratch_and_plain_book_everything() -
                                     "--config _build/.selection/_config.yml"))
     plain = [line for line in dry("book") if "jupyter-book" in line]
     assert len(plain) == 1 and plain[0].endswith(f"/jupyter-book build . {' '.join(JB_FLAGS)} --builder html")
+
+
+def test_typed_number_guard_bites() -> None:
+    """The guard above flags a typed number and lets the roles through."""
+    assert TYPED_NUMBER.search("as chapter 2 explains") and TYPED_NUMBER.search("Exercise 3: ...")
+    assert not TYPED_NUMBER.search("{tocref}`chapter {number} <02_mechanism>` explains")
+    assert not TYPED_NUMBER.search("# Exercise {tocnum}`ex01-penalty`: the penalty")
