@@ -12,6 +12,7 @@ JB_FLAGS := -W -n --keep-going
 
 help:
 	@echo "make book             build the learner edition into _build/html"
+	@echo "make book CHAPTERS=\"01 03 04\"  build only those chapters (with their exercises) into _build/html"
 	@echo "make book-instructor  build the instructor edition (with solutions) into _build/instructor"
 	@echo "make serve            serve _build/html on http://127.0.0.1:8000"
 	@echo "make pdf              print the learner edition to _build/pdf/book.pdf (Chromium)"
@@ -28,8 +29,20 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
+# A selection of chapters (make book CHAPTERS="01 03 04"): toc and config are generated into
+# $(SELECTION) by _ext/select_chapters.py, built there from scratch, then copied to _build/html.
+CHAPTERS ?=
+SELECTION := _build/.selection
+
 book: $(STAMP)
+ifeq ($(strip $(CHAPTERS)),)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html
+else
+	rm -rf $(SELECTION)
+	$(BIN)/python _ext/select_chapters.py $(SELECTION) $(CHAPTERS)
+	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html --config $(SELECTION)/_config.yml --toc $(SELECTION)/_toc.yml --path-output $(SELECTION)
+	rm -rf _build/html && mkdir -p _build && cp -r $(SELECTION)/_build/html _build/html
+endif
 	@echo
 	@echo "The book is in $(CURDIR)/_build/html/index.html"
 	@echo "Open that file in a browser, or run 'make serve' and visit http://127.0.0.1:8000"
