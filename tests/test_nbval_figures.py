@@ -85,7 +85,7 @@ def test_nbval_compares_glued_figures_by_description(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_code_cell(FIGURE_CELL.format(i=i)) for i in CASES]
     )
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     NotebookClient(nb, timeout=300).execute()
     for i, (how, _) in CASES.items():
         (out,) = nb.cells[i].outputs
@@ -95,7 +95,8 @@ def test_nbval_compares_glued_figures_by_description(tmp_path: Path) -> None:
     path = tmp_path / "figures.ipynb"
     nbformat.write(nb, path)
 
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-rA", "-c", str(REPO / "pyproject.toml"), str(path)]
+    config = str(REPO / "pyproject.toml")
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-rA", "-c", config, str(path)]
     proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     for i, (how, passes) in CASES.items():
