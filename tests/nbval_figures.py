@@ -9,7 +9,8 @@ Loaded for every pytest run (``-p nbval_figures`` in ``pyproject.toml``, so a si
 ``pytest --nbval chapters/x.ipynb`` gets it too). Before nbval compares a cell, each glued PNG, the
 stored one and the freshly produced one, is replaced by :func:`describe_png`: the PNG must decode,
 keep its pixel size and not be blank, and nbval's strict comparison then checks exactly that.
-Decoding costs about 2 ms per figure (29 figures in chapters 01-05).
+Decoding costs under 50 ms per figure (measured on a loaded 2-core machine, PIL import included;
+chapters 01-05 glue 24 figures).
 """
 
 from __future__ import annotations
