@@ -18,6 +18,7 @@ import nbformat
 import pytest
 
 from conftest import REPO
+from nbval_figures import GLUED_PNG, describe_png
 
 NOTEBOOKS = sorted((REPO / "chapters").glob("*.ipynb"))
 CHAPTERS = [nb for nb in NOTEBOOKS if re.match(r"\d\d_", nb.name)]
@@ -128,6 +129,24 @@ def test_glue_references_resolve(path: Path) -> None:
     used = set(GLUE_REF.findall(text)) | set(GLUE_FIGURE.findall(text))
     missing = sorted(used - glued_names(nb))
     assert not missing, f"{path.name} uses glue names never glued: {missing}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_stored_glued_figures_decode_and_are_not_blank(path: Path) -> None:
+    """Every stored glued figure is a PNG that decodes and shows something.
+
+    nbval compares a fresh figure with the stored one through ``describe_png`` (size, not blank),
+    so a stored figure that were itself blank would compare equal to a blank fresh one: this
+    test rules that out.
+    """
+    nb = load(path)
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if GLUED_PNG in out.get("data", {}):
+                described = describe_png(out["data"][GLUED_PNG])
+                assert re.fullmatch(r"<glued PNG \d+x\d+, not blank>", described), (
+                    f"{path.name} cell {i}: {described}"
+                )
 
 
 PROSE_NUMBER = re.compile(r"(?<![\w.\-/#])[-−]?\d+(?:[.,]\d+)?\s*(?:%|×|x\b)?")
