@@ -251,6 +251,7 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "mean_val_mse[j] = np.sum(fold_mse)",
             "sum over folds",
         ),
+    },
     "ex08-high-dimensions": {
         "dual-forgets-n": (
             "alpha = np.linalg.solve(Xc @ Xc.T + n * lam * np.eye(n), yc)",
