@@ -29,7 +29,8 @@ import pytest
 
 from conftest import REPO, BIN, tool_env
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation", "ex06-choosing-lambda"]
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
+               "ex06-choosing-lambda", "ex08-high-dimensions"]
 POINTS = 10  # every assignment totals 10 points
 
 # {assignment: {mistake: (snippet in the solution, replacement, phrase expected in the feedback)}}
@@ -346,6 +347,92 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "must return a float",
         ),
     },
+    "ex08-high-dimensions": {
+        "dual-forgets-n": (
+            "alpha = np.linalg.solve(Xc @ Xc.T + n * lam * np.eye(n), yc)",
+            "alpha = np.linalg.solve(Xc @ Xc.T + lam * np.eye(n), yc)",
+            "forgetting n",
+        ),
+        "dual-penalises-intercept": (
+            "x_mean, y_mean = X.mean(axis=0), y.mean()\n"
+            "    Xc, yc = X - x_mean, y - y_mean\n"
+            "    alpha = np.linalg.solve(Xc @ Xc.T + n * lam * np.eye(n), yc)\n"
+            "    w = Xc.T @ alpha\n"
+            "    return w, float(y_mean - x_mean @ w)",
+            "A = np.column_stack([X, np.ones(n)])\n"
+            "    theta = A.T @ np.linalg.solve(A @ A.T + n * lam * np.eye(n), y)\n"
+            "    return theta[:-1], float(theta[-1])",
+            "penalising the intercept",
+        ),
+        "dual-returns-alpha": (
+            "return w, float(y_mean - x_mean @ w)",
+            "return alpha, float(y_mean - x_mean @ w)",
+            "that is the dual coefficients alpha",
+        ),
+        "dual-order-b-w": (
+            "return w, float(y_mean - x_mean @ w)",
+            "return float(y_mean - x_mean @ w), w",
+            "ridge_dual returned (b, w)",
+        ),
+        "dual-mutates-input": (
+            "Xc, yc = X - x_mean, y - y_mean",
+            "X -= x_mean\n    y -= y_mean\n    Xc, yc = X, y",
+            "changed the caller's X or y in place",
+        ),
+        "dual-int-inplace": (
+            "X = np.asarray(X, dtype=float)\n"
+            "    y = np.asarray(y, dtype=float)\n"
+            "    n = X.shape[0]\n"
+            "    x_mean, y_mean = X.mean(axis=0), y.mean()\n"
+            "    Xc, yc = X - x_mean, y - y_mean",
+            "X = np.asarray(X)\n"
+            "    y = np.asarray(y)\n"
+            "    n = X.shape[0]\n"
+            "    x_mean, y_mean = X.mean(axis=0), y.mean()\n"
+            "    X -= x_mean\n"
+            "    y -= y_mean\n"
+            "    Xc, yc = X, y",
+            "failed on integer inputs",
+        ),
+        "min-norm-intercept-in-norm": (
+            "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())\n    return w, float(y.mean() - x_bar @ w)",
+            "theta = np.linalg.pinv(np.column_stack([X, np.ones(len(y))])) @ y\n"
+            "    return theta[:-1], float(theta[-1])",
+            "putting the intercept inside the minimised norm",
+        ),
+        "min-norm-no-intercept": (
+            "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())\n    return w, float(y.mean() - x_bar @ w)",
+            "return np.linalg.pinv(X) @ y, 0.0",
+            "forgetting the intercept",
+        ),
+        "kernel-forgets-n": (
+            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())",
+            "alpha = np.linalg.solve(H @ K @ H + lam * np.eye(n), y - y.mean())",
+            "forgetting n",
+        ),
+        "kernel-no-intercept": (
+            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())\n"
+            "    b = y.mean() - np.mean(K @ alpha)",
+            "alpha = np.linalg.solve(K + n * lam * np.eye(n), y)\n    b = 0.0",
+            "no intercept (KernelRidge on raw y)",
+        ),
+        "kernel-centres-y-only": (
+            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())\n"
+            "    b = y.mean() - np.mean(K @ alpha)",
+            "alpha = np.linalg.solve(K + n * lam * np.eye(n), y - y.mean())\n    b = y.mean()",
+            "centring y but not the kernel",
+        ),
+        "kernel-new-transposed": (
+            "return np.asarray(K_new, dtype=float) @ alpha + b",
+            "return np.asarray(K_new, dtype=float).T @ alpha + b",
+            "one row per new point",
+        ),
+        "kernel-diagonal-in-place": (
+            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())",
+            "K[np.diag_indices(n)] += n * lam\n    alpha = np.linalg.solve(H @ K @ H, y - y.mean())",
+            "in place",
+        ),
+    },
 }
 
 
@@ -369,6 +456,16 @@ ACCEPTED: dict[str, dict[str, tuple[str, str]]] = {
         "where-instead-of-sign": (
             "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
             "return np.where(z > lam, z - lam, np.where(z < -lam, z + lam, 0.0))",
+        ),
+    },
+    "ex08-high-dimensions": {
+        "min-norm-by-lstsq": (
+            "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())",
+            "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]",
+        ),
+        "kernel-centring-by-means": (
+            "H = np.eye(n) - 1.0 / n",
+            "H = np.eye(n) - np.ones((n, n)) / n",
         ),
     },
     "ex02-mechanism": {
@@ -755,3 +852,7 @@ def test_ex05_kfold_feedback_matches_scikit_learn():
 
 class TestEx06ChoosingLambda(_Assignment):
     aid = "ex06-choosing-lambda"
+
+
+class TestEx08HighDimensions(_Assignment):
+    aid = "ex08-high-dimensions"
