@@ -276,6 +276,11 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "return float(alpha_ / (n_samples * lambda_))",
             "alpha_ and lambda_ swapped",
         ),
+        "evidence-forgets-alpha": (
+            "return float(lambda_ / (n_samples * alpha_))",
+            "return float(lambda_ / n_samples)",
+            "forgetting alpha_",
+        ),
         "loo-leverage-without-mean": (
             "leverage = 1.0 / n + np.sum(Xc * np.linalg.solve(A, Xc.T).T, axis=1)",
             "leverage = np.sum(Xc * np.linalg.solve(A, Xc.T).T, axis=1)",
@@ -315,6 +320,13 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "df = np.sum(d**2 / (d**2 + n * lam))",
             "df = np.sum(d / (d + n * lam))",
             "singular values not squared",
+        ),
+        "gcv-forgets-n": (
+            "df = np.sum(d**2 / (d**2 + n * lam))\n"
+            "    w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye",
+            "df = np.sum(d**2 / (d**2 + lam))\n"
+            "    w = np.linalg.solve(Xc.T @ Xc + lam * np.eye",
+            "forgetting n",
         ),
         "one-se-wrong-direction": (
             "return np.max(lams[mean_err <= threshold])",
