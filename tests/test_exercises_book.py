@@ -15,7 +15,8 @@ import yaml
 
 from conftest import REPO
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation"]
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
+               "ex07-deep-networks"]
 
 # Lines that exist only in the instructor's sources (answers, hidden tests): none may reach the
 # learner edition, neither in a page's text nor in a downloadable file.
@@ -30,12 +31,14 @@ SOLUTION_ONLY = [
     '"C6": "misleading",',
     "return 1.0 / (2.0 * n_samples * lam)",
     "best_lam = max(lams[i] for i in tied)",
+    "w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
     # seeds of the hidden tests
     "rng = np.random.default_rng(101)",
     "rng = np.random.default_rng(201)",
     "rng = np.random.default_rng(301)",
     "rng = np.random.default_rng(401)",
     "rng = np.random.default_rng(501)",
+    "rng = np.random.default_rng(701)",
 ]
 
 

@@ -16,7 +16,8 @@ from conftest import BookBuild
 
 pytestmark = pytest.mark.build
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation"]
+ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
+               "ex07-deep-networks"]
 
 
 def _text(page: str) -> str:

@@ -27,6 +27,7 @@ EXERCISE_OF = {
     "03": "ex03-l1-vs-l2",
     "04": "ex04-claims",
     "05": "ex05-implementation",
+    "07": "ex07-deep-networks",
 }
 GLUE_REF = re.compile(r"\{glue(?::(?:text|any|md|math))?\}`([^`:]+)(?::[^`]*)?`")
 GLUE_FIGURE = re.compile(r"```\{glue:figure\}\s+(\S+)")
