@@ -15,7 +15,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex08-high-dimensions"]
+               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 
 
 def merge(base: dict, over: dict) -> dict:

@@ -30,7 +30,7 @@ import pytest
 from conftest import REPO, BIN, tool_env
 
 ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex08-high-dimensions"]
+               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 POINTS = 10  # every assignment totals 10 points
 
 # {assignment: {mistake: (snippet in the solution, replacement, phrase expected in the feedback)}}
@@ -443,6 +443,65 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())",
             "K[np.diag_indices(n)] += n * lam\n    alpha = np.linalg.solve(H @ K @ H, y - y.mean())",
             "in place",
+        ),
+    },
+    "ex07-deep-networks": {
+        "adam-no-bias-correction": (
+            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n    w_new = w - lr",
+            "    m_hat = m_new\n    v_hat = v_new\n    w_new = w - lr",
+            "no bias correction",
+        ),
+        "adam-penalty-gradient-lam": (
+            "+ 2.0 * lam * w", "+ lam * w", "λ·w instead of 2λ·w",
+        ),
+        "adam-decoupled-instead-of-coupled": (
+            "    g = np.asarray(grad, dtype=float) + 2.0 * lam * w",
+            "    g = np.asarray(grad, dtype=float)\n    w = (1.0 - 2.0 * lr * lam) * w",
+            "decoupled decay (AdamW's shrinking of w) instead of the L2 penalty's gradient",
+        ),
+        "adam-eps-inside-sqrt": (
+            "w_new = w - lr * m_hat / (np.sqrt(v_hat) + eps)",
+            "w_new = w - lr * m_hat / np.sqrt(v_hat + eps)",
+            "ε inside the square root",
+        ),
+        "adam-mutates-m-in-place": (
+            "    m_new = beta1 * np.asarray(m, dtype=float) + (1.0 - beta1) * g\n",
+            "    m_new = np.asarray(m, dtype=float)\n    m_new *= beta1\n    m_new += (1.0 - beta1) * g\n",
+            "changed its input `m` in place",
+        ),
+        "adam-column-vector-shape": (
+            "    w = np.asarray(w, dtype=float)\n    g = ",
+            "    w = np.asarray(w, dtype=float).reshape(-1, 1)\n    g = ",
+            "keep the shape of w",
+        ),
+        "adamw-coupled": (
+            "    grad = np.asarray(grad, dtype=float)\n    w_decayed = (1.0 - lr * weight_decay) * w",
+            "    grad = np.asarray(grad, dtype=float) + weight_decay * w\n    w_decayed = w",
+            "coupled decay",
+        ),
+        "adamw-decay-after-update": (
+            "    w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
+            "    w_new = (1.0 - lr * weight_decay) * (w - lr * m_hat / (np.sqrt(v_hat) + eps))",
+            "decay applied after the Adam update",
+        ),
+        "adamw-decay-without-lr": (
+            "w_decayed = (1.0 - lr * weight_decay) * w",
+            "w_decayed = (1.0 - weight_decay) * w",
+            "without the learning rate",
+        ),
+        "adamw-integer-dtype": (
+            "    w = np.asarray(w, dtype=float)\n    grad = np.asarray(grad, dtype=float)\n"
+            "    w_decayed = (1.0 - lr * weight_decay) * w",
+            "    grad = np.asarray(grad, dtype=float)\n    w_decayed = np.copy(w)\n"
+            "    w_decayed *= 1.0 - lr * weight_decay",
+            "failed on integer inputs",
+        ),
+        "early-stopping-alpha": (
+            "return 1.0 / (2.0 * lr * n_steps)", "return 1.0 / (lr * n_steps)", "(α/2)‖w‖²",
+        ),
+        "early-stopping-not-inverted": (
+            "return 1.0 / (2.0 * lr * n_steps)", "return 2.0 * lr * n_steps",
+            "longer training means a smaller λ",
         ),
     },
 }
@@ -868,3 +927,7 @@ class TestEx06ChoosingLambda(_Assignment):
 
 class TestEx08HighDimensions(_Assignment):
     aid = "ex08-high-dimensions"
+
+
+class TestEx07DeepNetworks(_Assignment):
+    aid = "ex07-deep-networks"

@@ -16,7 +16,7 @@ import yaml
 from conftest import REPO
 
 ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex08-high-dimensions"]
+               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 
 # Lines that exist only in the instructor's sources (answers, hidden tests): none may reach the
 # learner edition, neither in a page's text nor in a downloadable file.
@@ -33,6 +33,7 @@ SOLUTION_ONLY = [
     "best_lam = max(lams[i] for i in tied)",
     "best = at_min[np.argmax(lams[at_min])]",
     "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())",
+    "w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
     # seeds of the hidden tests
     "rng = np.random.default_rng(101)",
     "rng = np.random.default_rng(201)",
@@ -41,6 +42,7 @@ SOLUTION_ONLY = [
     "rng = np.random.default_rng(501)",
     "rng = np.random.default_rng(601)",
     "rng = np.random.default_rng(801)",
+    "rng = np.random.default_rng(701)",
 ]
 
 

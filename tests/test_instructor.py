@@ -17,7 +17,7 @@ from conftest import BookBuild
 pytestmark = pytest.mark.build
 
 ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex08-high-dimensions"]
+               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 
 
 def _text(page: str) -> str:

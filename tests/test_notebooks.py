@@ -29,6 +29,7 @@ EXERCISE_OF = {
     "04": "ex04-claims",
     "05": "ex05-implementation",
     "06": "ex06-choosing-lambda",
+    "07": "ex07-deep-networks",
     "08": "ex08-high-dimensions",
 }
 GLUE_REF = re.compile(r"\{glue(?::(?:text|any|md|math))?\}`([^`:]+)(?::[^`]*)?`")
