@@ -50,7 +50,7 @@ def flat(s: str) -> str:
 
 
 def word(verdict: str) -> str:
-    """The verdict word that starts a verdict ("false as a rule" -> "false")."""
+    """The verdict word that starts a verdict ("false (as a rule)" -> "false")."""
     first = verdict.split()[0].lower()
     assert first in WORDS, f"unknown verdict word in {verdict!r}"
     return first
