@@ -391,6 +391,11 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "X -= x_mean\n    y -= y_mean\n    Xc, yc = X, y",
             "changed the caller's X or y in place",
         ),
+        "dual-list-no-asarray": (
+            "X = np.asarray(X, dtype=float)\n    y = np.asarray(y, dtype=float)\n    n = X.shape[0]",
+            "n = X.shape[0]",
+            "convert with np.asarray(X, dtype=float) first",
+        ),
         "dual-int-inplace": (
             "X = np.asarray(X, dtype=float)\n"
             "    y = np.asarray(y, dtype=float)\n"
@@ -407,13 +412,13 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "failed on integer inputs",
         ),
         "min-norm-intercept-in-norm": (
-            "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())\n    return w, float(y.mean() - x_bar @ w)",
+            "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]\n    return w, float(y.mean() - x_bar @ w)",
             "theta = np.linalg.pinv(np.column_stack([X, np.ones(len(y))])) @ y\n"
             "    return theta[:-1], float(theta[-1])",
             "putting the intercept inside the minimised norm",
         ),
         "min-norm-no-intercept": (
-            "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())\n    return w, float(y.mean() - x_bar @ w)",
+            "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]\n    return w, float(y.mean() - x_bar @ w)",
             "return np.linalg.pinv(X) @ y, 0.0",
             "forgetting the intercept",
         ),
@@ -530,9 +535,9 @@ ACCEPTED: dict[str, dict[str, tuple[str, str]]] = {
         ),
     },
     "ex08-high-dimensions": {
-        "min-norm-by-lstsq": (
-            "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())",
+        "min-norm-by-pinv-rtol": (
             "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]",
+            "Xc = X - x_bar\n    w = np.linalg.pinv(Xc, rtol=max(Xc.shape) * np.finfo(float).eps) @ (y - y.mean())",
         ),
         "kernel-centring-by-means": (
             "H = np.eye(n) - 1.0 / n",
