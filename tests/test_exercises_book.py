@@ -32,7 +32,7 @@ SOLUTION_ONLY = [
     "return 1.0 / (2.0 * n_samples * lam)",
     "best_lam = max(lams[i] for i in tied)",
     "best = at_min[np.argmax(lams[at_min])]",
-    "w = np.linalg.pinv(X - x_bar) @ (y - y.mean())",
+    "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]",
     "w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
     # seeds of the hidden tests
     "rng = np.random.default_rng(101)",
