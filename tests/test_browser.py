@@ -6,7 +6,9 @@ module) and checked for: HTTP 200, no console error or uncaught exception, no re
 but 127.0.0.1, maths typeset by the vendored MathJax (at build time when Node is installed),
 images loaded with alt text, glued numbers shown as numbers, axe-core accessibility (no
 serious/critical violation), download and launch buttons, and navigation. A full-page screenshot
-of every chapter page goes to ``_build/screenshots/``.
+of every chapter page goes to ``_build/screenshots/``. Every page is loaded again at 390×844 (issue
+21): no sideways scroll, no control under 24 px, no figure wider than the viewport, titles of at
+most three lines; those screenshots go to ``_build/screenshots/phone/``.
 
 The pages come from ``_toc.yml``, so chapters are covered as they are written. Checks of a feature
 a placeholder chapter does not have yet (chapter 2's λ slider, search hits for real text) skip with

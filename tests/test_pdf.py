@@ -216,7 +216,11 @@ def test_japanese_glossary_terms_are_printed(painted_text: str) -> None:
 
 def test_pages_fit_the_paper(pages: list[Page]) -> None:
     """Every page is A4 portrait and every word lies on its page (nothing runs off the edge)."""
-    wrong = {(p.width, p.height) for p in pages if abs(p.width - A4_PT[0]) > 2 or abs(p.height - A4_PT[1]) > 2}
+    wrong = {
+        (p.width, p.height)
+        for p in pages
+        if abs(p.width - A4_PT[0]) > 2 or abs(p.height - A4_PT[1]) > 2
+    }
     assert not wrong, f"pages that are not A4 portrait (points): {wrong}"
     off = [
         f"page {number}: {text!r} at x = {x0:.0f}..{x1:.0f} of {page.width:.0f} pt"
