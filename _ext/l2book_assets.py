@@ -489,6 +489,7 @@ def _configure(app: Sphinx, config: Config) -> None:
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
+    app.setup_extension("l2book_responsive")  # the book on a phone (issue 21)
     app.connect("config-inited", _configure)
     app.connect("doctree-resolved", _fix_raw_nodes)
     app.add_js_file("l2book.js", defer="defer")

@@ -22,13 +22,33 @@ from playwright.sync_api import sync_playwright
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-PRINT_CSS = """
-@page { size: A4; margin: 16mm 14mm; }
-.bd-header, .bd-sidebar-primary, .bd-sidebar-secondary, .header-article, .prev-next-area,
-.bd-footer, .bd-footer-content, .dropdown-launch-buttons, .search-button, #jb-print-docs-body
-  { display: none !important; }
-.bd-main .bd-content .bd-article-container { max-width: 100% !important; }
+# Print styles (issue 22): full-width column, wrapped code, no split figures... see the file.
+PRINT_CSS = (Path(__file__).resolve().parent / "print_pdf.css").read_text(encoding="utf-8")
+# Before printing: open every <details> (a toggled cell or dropdown cannot be clicked on paper),
+# mark the external links whose text already shows their address (a URL, a DOI) so that the print
+# styles do not repeat it, and mark the code blocks short enough to keep on one page.
+PREPARE_JS = """
+() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('div.highlight, .cell_output .output').forEach(b => {
+    if ((b.textContent.match(/\\n/g) || []).length <= 15) b.classList.add('l2-keep');
+  });
+  const bare = u => u.replace(/^https?:\\/\\//, '').replace(/^www\\./, '').replace(/\\/$/, '');
+  document.querySelectorAll('a.reference.external[href^="http"]').forEach(a => {
+    const text = a.textContent.replace(/\\s+/g, '');
+    const id = text.replace(/^(doi|arxiv):/i, '');  // "10.1080/..." for https://doi.org/10.1080/...
+    const url = bare(decodeURI(a.href));
+    if (text.includes(url) || (id.length > 6 && url.endsWith(id))) a.classList.add('l2-url-shown');
+  });
+}
 """
+# Page numbers at the foot of every page (Chromium draws this template in the bottom margin).
+FOOTER = (
+    '<div style="font-size:7.5pt;width:100%;padding:0 15mm;color:#555;'
+    'font-family:DejaVu Sans,sans-serif;display:flex;justify-content:space-between">'
+    '<span class="title"></span><span><span class="pageNumber"></span> / '
+    '<span class="totalPages"></span></span></div>'
+)
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -60,7 +80,10 @@ def main(src: Path, out: Path) -> int:
                 if route.request.url.startswith(("http://127.0.0.1", "data:"))
                 else (foreign.append(route.request.url), route.abort())[1],
             )
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/{start}", wait_until="load")
+            page.goto(
+                f"http://127.0.0.1:{server.server_address[1]}/{start}", wait_until="load",
+                timeout=180_000,  # a 2 MB page with ~600 figures and formulas, on a busy machine
+            )
             # Maths typeset at build time (l2book_assets.py) needs no MathJax here, only its fonts.
             if page.evaluate("() => !!document.querySelector('.math') && !!window.MathJax"):
                 page.evaluate(
@@ -69,9 +92,14 @@ def main(src: Path, out: Path) -> int:
                 page.wait_for_function("() => window.__l2_done", timeout=120_000)
             page.evaluate("() => document.fonts.ready.then(() => true)")
             page.add_style_tag(content=PRINT_CSS)
+            page.evaluate(PREPARE_JS)
             page.emulate_media(media="print")
             out.parent.mkdir(parents=True, exist_ok=True)
-            page.pdf(path=str(out), format="A4", print_background=True, outline=True, tagged=True)
+            page.pdf(
+                path=str(out), format="A4", prefer_css_page_size=True, print_background=True,
+                outline=True, tagged=True, display_header_footer=True,
+                header_template="<span></span>", footer_template=FOOTER,
+            )
             browser.close()
     finally:
         server.shutdown()

@@ -182,6 +182,24 @@ def test_a_tex_error_fails_the_build(tmp_path: Path) -> None:
     assert "Undefined control sequence \\nosuchmacro" in result.log
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="maths is typeset at build time only with Node")
+def test_a_formula_showing_a_backslash_fails_the_build(tmp_path: Path) -> None:
+    """TeX that MathJax leaves as text (``\\_`` inside ``\\texttt``) fails the build (issue 22).
+
+    MathJax 3 typesets ``\\texttt{l1\\_ratio}`` without an error, as "l1\\_ratio"; the same
+    name in math mode (``\\mathtt``) and ``\\backslash`` (drawn as U+2216) are fine.
+    """
+    good = "Fine: $\\rho = \\mathtt{l1\\_ratio}$ and $A \\backslash B$."
+    book = _tiny_book(
+        tmp_path, [nbformat.v4.new_markdown_cell(good + " Bad: $\\rho = \\texttt{l1\\_ratio}$.")]
+    )
+    result = build_book(book, timeout=600)
+    assert result.returncode != 0
+    assert "page.html" in result.log and "shows literal TeX: \\_" in result.log
+    assert "\\\\texttt{l1\\\\_ratio}" in result.log
+    assert "1 formula(s)" in result.log, "a correct formula was reported as well"
+
+
 def test_a_changed_printed_number_fails_nbval(tmp_path: Path) -> None:
     """nbval strict fails a notebook whose stored output no longer matches what the code prints."""
     nb = nbformat.v4.new_notebook()
