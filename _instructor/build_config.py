@@ -1,21 +1,22 @@
 """Write the instructor edition's config and table of contents (used by `make book-instructor`).
 
 ``_config.yml`` with ``_config_instructor.yml`` layered over it (mappings merged key by key,
-lists and scalars replaced; "solutions" dropped from ``exclude_patterns``) and ``_toc.yml`` with a "Solutions" part appended, both written to
-the build folder given as the only argument. Relative ``local_extensions`` paths are made
+lists and scalars replaced; "solutions" dropped from ``exclude_patterns``) and ``_toc.yml`` with a
+"Solutions" part appended (the solution of every exercise the toc lists, in its order), both
+written to the build folder given as the only argument. Relative ``local_extensions`` paths are made
 absolute, because Jupyter Book resolves them against the config file's folder.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
+EXERCISE = re.compile(r"exercises/([^/]+)/\1")
 
 
 def merge(base: dict, over: dict) -> dict:
@@ -26,6 +27,22 @@ def merge(base: dict, over: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+def toc_exercises(toc: dict) -> list[str]:
+    """Ids of the exercises the toc lists (``exercises/<id>/<id>``), in reading order."""
+    found: list[str] = []
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries:
+            match = EXERCISE.fullmatch(str(entry.get("file", "")))
+            if match:
+                found.append(match.group(1))
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key, []))
+
+    walk([toc])
+    return found
 
 
 def main(build_dir: str) -> None:
@@ -46,7 +63,7 @@ def main(build_dir: str) -> None:
     toc["parts"].append(
         {
             "caption": "Solutions (instructor edition)",
-            "chapters": [{"file": f"solutions/{a}/{a}"} for a in ASSIGNMENTS],
+            "chapters": [{"file": f"solutions/{a}/{a}"} for a in toc_exercises(toc)],
         }
     )
     (out / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False, allow_unicode=True))

@@ -19,6 +19,8 @@ import pytest
 import yaml
 from filelock import FileLock
 
+from l2course.course import Course
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 JB_FLAGS = ["-W", "-n", "--keep-going"]
@@ -167,3 +169,19 @@ def instructor_book(run_id: str) -> BookBuild:
             )
         )
         return result
+
+
+# -- assignments and chapters, derived from the folders (never typed by hand) ------------------
+
+#: Every assignment: ``solutions/<id>/<id>.ipynb`` (the folder is named in nbgrader_config.py).
+ASSIGNMENTS = Course.load(REPO).assignments()
+
+
+def exercise_of(chapter: Path) -> str:
+    """The assignment of chapter ``NN_*.ipynb``: by convention the one named ``exNN-*``."""
+    number = chapter.name[:2]
+    found = [a for a in ASSIGNMENTS if a.startswith(f"ex{number}-")]
+    assert len(found) == 1, (
+        f"chapter {chapter.name} needs exactly one assignment named ex{number}-* "
+        f"in solutions/, found {found}")
+    return found[0]

@@ -1,4 +1,4 @@
-"""Proof that the five nbgrader assignments work.
+"""Proof that every nbgrader assignment (each ``solutions/<id>/``) works.
 
 For each assignment (one test class, so ``pytest -n auto --dist loadscope`` keeps its tests on one
 worker), a temporary copy of the course (``nbgrader_config.py``, ``solutions/``, ``exercises/``)
@@ -27,10 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, BIN, tool_env
+from conftest import ASSIGNMENTS, BIN, REPO, tool_env
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 POINTS = 10  # every assignment totals 10 points
 
 # {assignment: {mistake: (snippet in the solution, replacement, phrase expected in the feedback)}}
@@ -710,16 +708,17 @@ def grade_assignment(aid: str, tmp: Path) -> Graded:
 
     release = read_nb(REPO / "exercises" / aid / f"{aid}.ipynb")
     solved = filled(aid, release)
-    first_old, first_new, _ = next(iter(MISTAKES[aid].values()))
     submissions = {
         "solution": solved,
         "blank": release,
         "tamper_edit_blank": with_tests_replaced(release, 'print("all tests passed")'),
         "tamper_delete_blank": with_tests_deleted(release),
         "tamper_delete_solved": with_tests_deleted(solved),
-        "tamper_edit_mistake": with_tests_replaced(with_mistake(solved, first_old, first_new), "pass"),
     }
-    for name, (old, new, _) in MISTAKES[aid].items():
+    for first_old, first_new, _ in list(MISTAKES.get(aid, {}).values())[:1]:
+        submissions["tamper_edit_mistake"] = with_tests_replaced(
+            with_mistake(solved, first_old, first_new), "pass")
+    for name, (old, new, _) in MISTAKES.get(aid, {}).items():
         submissions["mistake_" + name.replace("-", "_")] = with_mistake(solved, old, new)
     for name, (old, new) in ACCEPTED.get(aid, {}).items():
         submissions["accepted_" + name.replace("-", "_")] = with_mistake(solved, old, new)
@@ -791,7 +790,8 @@ class _Assignment:
         assert all(not c.get("outputs") for c in self.release["cells"] if c["cell_type"] == "code")
 
     def test_mistake_catalogue_is_large_enough(self):
-        assert len(MISTAKES[self.aid]) >= 5
+        assert len(MISTAKES.get(self.aid, {})) >= 5, (
+            f"{self.aid}: list at least 5 plausible mistakes in MISTAKES (tests/test_exercises.py)")
 
     # ---- one autograde run
 
@@ -829,13 +829,15 @@ class _Assignment:
 
     @pytest.mark.grading
     def test_edited_tests_still_catch_a_mistake(self, graded):
+        if not MISTAKES.get(self.aid):
+            pytest.skip(f"{self.aid} has no mistake catalogue yet (see the catalogue test)")
         first = "mistake_" + next(iter(MISTAKES[self.aid])).replace("-", "_")
         assert graded.score["tamper_edit_mistake"] == graded.score[first] < POINTS
 
     @pytest.mark.grading
     def test_each_mistake_loses_points_and_is_named(self, graded):
         report = []
-        for name, (_, _, phrase) in MISTAKES[self.aid].items():
+        for name, (_, _, phrase) in MISTAKES.get(self.aid, {}).items():
             student = "mistake_" + name.replace("-", "_")
             score, text = graded.score[student], graded.text[student]
             if score >= POINTS or phrase not in text:
@@ -857,24 +859,9 @@ class _Assignment:
             assert graded.score[student] == POINTS, f"{name}: {graded.text[student][-1500:]}"
 
 
-class TestEx01Penalty(_Assignment):
-    aid = "ex01-penalty"
-
-
-class TestEx02Mechanism(_Assignment):
-    aid = "ex02-mechanism"
-
-
-class TestEx03L1VsL2(_Assignment):
-    aid = "ex03-l1-vs-l2"
-
-
-class TestEx04Claims(_Assignment):
-    aid = "ex04-claims"
-
-
-class TestEx05Implementation(_Assignment):
-    aid = "ex05-implementation"
+def _class_name(aid: str) -> str:
+    """``ex03-l1-vs-l2`` → ``TestEx03L1VsL2`` (``-k Ex03`` selects one assignment)."""
+    return "Test" + "".join(part.capitalize() for part in aid.split("-"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -926,13 +913,7 @@ def test_ex05_kfold_feedback_matches_scikit_learn():
         assert np.isclose(mse, np.mean(scores), rtol=1e-10)
 
 
-class TestEx06ChoosingLambda(_Assignment):
-    aid = "ex06-choosing-lambda"
-
-
-class TestEx08HighDimensions(_Assignment):
-    aid = "ex08-high-dimensions"
-
-
-class TestEx07DeepNetworks(_Assignment):
-    aid = "ex07-deep-networks"
+# One test class per assignment found in solutions/, so ``--dist loadscope`` grades each
+# assignment once, on one worker (a parametrised class would put them all on one worker).
+for _aid in ASSIGNMENTS:
+    globals()[_class_name(_aid)] = type(_class_name(_aid), (_Assignment,), {"aid": _aid})

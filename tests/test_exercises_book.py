@@ -13,10 +13,8 @@ import sys
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import ASSIGNMENTS, REPO
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 
 # Lines that exist only in the instructor's sources (answers, hidden tests): none may reach the
 # learner edition, neither in a page's text nor in a downloadable file.

@@ -12,12 +12,10 @@ import re
 
 import pytest
 
-from conftest import BookBuild
+from conftest import ASSIGNMENTS, BookBuild
 
 pytestmark = pytest.mark.build
 
-ASSIGNMENTS = ["ex01-penalty", "ex02-mechanism", "ex03-l1-vs-l2", "ex04-claims", "ex05-implementation",
-               "ex06-choosing-lambda", "ex07-deep-networks", "ex08-high-dimensions"]
 
 
 def _text(page: str) -> str:

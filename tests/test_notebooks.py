@@ -17,21 +17,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO
+from conftest import REPO, exercise_of
 from nbval_figures import GLUED_PNG, describe_png
 
 NOTEBOOKS = sorted((REPO / "chapters").glob("*.ipynb"))
 CHAPTERS = [nb for nb in NOTEBOOKS if re.match(r"\d\d_", nb.name)]
-EXERCISE_OF = {
-    "01": "ex01-penalty",
-    "02": "ex02-mechanism",
-    "03": "ex03-l1-vs-l2",
-    "04": "ex04-claims",
-    "05": "ex05-implementation",
-    "06": "ex06-choosing-lambda",
-    "07": "ex07-deep-networks",
-    "08": "ex08-high-dimensions",
-}
 GLUE_REF = re.compile(r"\{glue(?::(?:text|any|md|math))?\}`([^`:]+)(?::[^`]*)?`")
 GLUE_FIGURE = re.compile(r"```\{glue:figure\}\s+(\S+)")
 
@@ -222,5 +212,5 @@ def test_lesson_structure(path: Path) -> None:
     )
     assert re.search(r"^(#+|```\{admonition\}).*summary", text, flags=re.I | re.M)
     assert re.search(r"^(#+|```\{admonition\}).*check your understanding", text, flags=re.I | re.M)
-    exercise = EXERCISE_OF[path.name[:2]]
+    exercise = exercise_of(path)
     assert f"exercises/{exercise}/{exercise}" in text, f"{path.name} does not link {exercise}"

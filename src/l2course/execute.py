@@ -2,28 +2,24 @@
 
 It replaces ``Execute`` in ``Autograde.autograde_preprocessors`` and adds, around each cell:
 
-* a per-notebook wall-time budget (each cell's timeout is the smaller of ``timeout`` and what is
-  left; cells after the budget is spent are not run and score 0);
+* a per-notebook wall-time budget (each cell's timeout is the smaller of the cell limit and what
+  is left; cells after the budget is spent are not run and score 0);
 * an output cap per cell (further output is dropped, the cell is interrupted and marked);
 * survival of a dead kernel (``sys.exit`` is harmless; ``os._exit`` or a self-kill marks that
   cell and every later code cell as failed, instead of crashing the whole autograde);
-* clean-up of processes left behind by a timed-out cell or a fork bomb;
-* an integrity guard: before each graded test cell, the kernel's ``builtins``, ``math``,
-  ``numpy``, ``numpy.linalg`` and ``numpy.testing`` are compared with a snapshot taken before
-  any student code ran; if the student replaced any of them, the test cell is not run and
-  scores 0.
+* clean-up of processes left behind by a timed-out cell or a fork bomb
+  (:func:`~l2course.sandbox.reap_strays`, :func:`~l2course.sandbox.enforce_process_cap`);
+* the integrity guard (:mod:`l2course.guard`), run as hidden cells (:class:`HiddenCells`).
 
 Every such event is written as an ``error`` output of the cell (so nbgrader scores it 0 and the
-feedback shows why) and recorded in ``resources["l2course"]["events"]``.
+feedback shows why) and recorded in ``resources["l2course"]["events"]``, next to nbgrader's own
+``resources["nbgrader"]``; the grading worker reads them there (:mod:`l2course.worker`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import secrets
-import signal
 import time
 from typing import Any
 
@@ -31,54 +27,14 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 from nbgrader.preprocessors import Execute
-from nbgrader.utils import is_grade
-from traitlets import Bool, Integer
+from traitlets import Bool, Instance, Integer
 
-from .sandbox import SandboxKernelManager, reap_strays, sandbox_processes, sandbox_tasks
+from .guard import IntegrityGuard
+from .kernel import SandboxKernelManager
+from .models import Limits, Status
+from .sandbox import enforce_process_cap, reap_strays
 
-#: Events of the last notebooks executed in this process (read by the grading worker).
-EVENTS: list[dict[str, str]] = []
-
-GUARD_INSTALL = r'''
-def _l2course_install_guard():
-    import builtins, math, sys
-    modules = {"builtins": builtins, "math": math}
-    try:
-        import numpy, numpy.linalg, numpy.testing
-        modules.update({"numpy": numpy, "numpy.linalg": numpy.linalg,
-                        "numpy.testing": numpy.testing})
-    except ImportError:
-        pass
-    snapshot = {name: (mod, dict(vars(mod))) for name, mod in modules.items()}
-    _stdout = sys.stdout
-    _vars, _sorted, _join = vars, sorted, str.join
-    # IPython/ipykernel rebind these on every execution
-    _volatile = {"input", "raw_input", "get_ipython", "exit", "quit", "display", "help",
-                 "getpass"}
-
-    def check(nonce):
-        changed = []
-        for name, (mod, before) in snapshot.items():
-            if sys.modules.get(name) is not mod:
-                changed.append(name + " (module replaced)")
-                continue
-            now = _vars(mod)
-            for key, value in before.items():
-                if key.startswith("_") or key in _volatile:
-                    continue
-                if now.get(key, check) is not value:
-                    changed.append(name + "." + key)
-            for key in now.keys() - before.keys():
-                if not key.startswith("_") and name == "builtins":
-                    changed.append(name + "." + key)
-        _stdout.write("L2GUARD " + nonce + " " + _join(",", _sorted(changed)[:20]) + "\n")
-        _stdout.flush()
-
-    return check
-
-_l2course_guard_check = _l2course_install_guard()
-del _l2course_install_guard
-'''
+Resources = dict[str, Any]
 
 
 def error_output(ename: str, evalue: str) -> NotebookNode:
@@ -86,57 +42,83 @@ def error_output(ename: str, evalue: str) -> NotebookNode:
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-class SandboxedExecute(Execute):
+def events_of(resources: Resources) -> list[dict[str, str]]:
+    """``resources["l2course"]["events"]`` (created empty on first use)."""
+    return resources.setdefault("l2course", {}).setdefault("events", [])
+
+
+def add_event(resources: Resources, cell: NotebookNode, kind: Status, message: str) -> None:
+    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+    events_of(resources).append({"cell": grade_id, "kind": str(kind), "message": message})
+
+
+def mark(cell: NotebookNode, ename: str, evalue: str) -> None:
+    """Append an error output to ``cell`` (it then scores 0)."""
+    cell.outputs = list(cell.get("outputs", [])) + [error_output(ename, evalue)]
+
+
+class HiddenCells:
+    """Run helper code in the kernel, out of the notebook (mixin for an nbclient executor)."""
+
+    _hidden = False
+    _hidden_timeout = 30
+
+    def run_hidden(self, code: str, index: int, timeout: int = 30) -> list[NotebookNode]:
+        """Execute ``code`` as if at cell ``index``; the notebook is left as it was.
+
+        While it runs, ``_hidden`` is True and ``_hidden_timeout`` is its time limit (the
+        executor's ``_get_timeout`` and output handling read them).
+        """
+        saved = self.nb.cells[index]  # type: ignore[attr-defined]
+        cell = new_code_cell(code)
+        self._hidden, self._hidden_timeout = True, timeout
+        try:
+            self.execute_cell(cell, index, store_history=False)  # type: ignore[attr-defined]
+        finally:
+            self._hidden = False
+            self.nb.cells[index] = saved  # type: ignore[attr-defined]
+        return cell.outputs
+
+
+class SandboxedExecute(HiddenCells, Execute):
     """nbgrader ``Execute`` with the sandbox, limits and guard (see the module docstring)."""
 
-    notebook_timeout = Integer(300, help="Wall-time budget for the whole notebook (s)").tag(
-        config=True
-    )
-    output_limit = Integer(1024**2, help="Maximum bytes of output per cell").tag(config=True)
+    limits = Instance(Limits, args=(), help="The submission's limits (whole)").tag(config=True)
     guard = Bool(True, help="Check numpy/builtins for monkey-patching before test cells").tag(
-        config=True
-    )
+        config=True)
     sandbox = Bool(True, help="Run the kernel in the bubblewrap sandbox").tag(config=True)
-    sandbox_uid = Integer(0).tag(config=True)
-    memory = Integer(4 * 1024**3).tag(config=True)
-    processes = Integer(64).tag(config=True)
+    sandbox_uid = Integer(0, help="Unprivileged uid the kernel runs as").tag(config=True)
 
     def create_kernel_manager(self) -> SandboxKernelManager:
         if not self.kernel_name:
             self.kernel_name = self.nb.metadata.get("kernelspec", {}).get("name") or "python3"
-        self.km = SandboxKernelManager(
-            kernel_name=self.kernel_name,
-            config=self.config,
-            enabled=self.sandbox,
-            sandbox_uid=self.sandbox_uid,
-            memory=self.memory,
-            processes=self.processes,
-        )
+        self.km = SandboxKernelManager(kernel_name=self.kernel_name, config=self.config,
+                                       enabled=self.sandbox, sandbox_uid=self.sandbox_uid,
+                                       limits=self.limits)
         return self.km
 
-    # -- bookkeeping -----------------------------------------------------------------------
-    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
-        self._deadline = time.monotonic() + self.notebook_timeout
-        self._dead = False
-        self._guard_ready = False
-        self._proc_limit = False
-        self._dirty = False
-        self._tampered: str | None = None
-        self._events: list[dict[str, str]] = []
-        try:
-            nb, resources = super().preprocess(nb, resources, km)
-        finally:
-            if self.sandbox and self.sandbox_uid:
-                reap_strays(self.sandbox_uid)
-            EVENTS.extend(self._events)
-        return nb, resources
+    @property
+    def _sandboxed_uid(self) -> int:
+        """The kernel's dedicated uid, or 0 when its processes cannot be told apart."""
+        return self.sandbox_uid if self.sandbox else 0
 
-    def _event(self, cell: NotebookNode, kind: str, message: str) -> None:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        self._events.append({"cell": grade_id, "kind": kind, "message": message})
+    # -- the notebook ----------------------------------------------------------------------
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
+        resources = {} if resources is None else resources
+        events_of(resources)
+        self._deadline = time.monotonic() + self.limits.notebook_timeout
+        self._dead = False
+        self._proc_limit = False
+        self._guard = IntegrityGuard(self.run_hidden) if self.guard else None
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self._sandboxed_uid:
+                reap_strays(self._sandboxed_uid)
 
     def _get_timeout(self, cell: NotebookNode | None) -> int | None:
-        base = super()._get_timeout(cell)
+        """The cell limit (``limits.cell_timeout``, not ``Execute.timeout``), within the budget."""
+        base = self._hidden_timeout if self._hidden else self.limits.cell_timeout
         left = max(1, int(self._deadline - time.monotonic()))
         return min(base, left) if base else left
 
@@ -148,15 +130,9 @@ class SandboxedExecute(Execute):
         """nbclient's liveness poll, plus the process cap: a fork bomb kills the sandbox."""
         while True:
             await asyncio.sleep(0.5)
-            if self.sandbox and self.sandbox_uid:
-                if sandbox_tasks(self.sandbox_uid) >= self.processes - 1:
-                    self._proc_limit = True
-                    procs = sandbox_processes(self.sandbox_uid)
-                    for pid in procs:
-                        try:
-                            os.kill(pid, signal.SIGKILL)
-                        except ProcessLookupError:
-                            pass
+            uid = self._sandboxed_uid
+            if uid and enforce_process_cap(uid, self.limits.processes):
+                self._proc_limit = True
             try:
                 await self._async_check_alive()
             except DeadKernelError:
@@ -164,79 +140,33 @@ class SandboxedExecute(Execute):
                 self.task_poll_for_reply.cancel()
                 return
 
-    # -- output cap ----------------------------------------------------------------------------
+    # -- output cap ------------------------------------------------------------------------
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         if self._hidden:
             return super().output(outs, msg, display_id, cell_index)
         if self._output_exceeded:
             return None
-        size = len(json.dumps(msg.get("content", {})))
-        self._output_bytes += size
-        if self._output_bytes > self.output_limit:
+        self._output_bytes += len(json.dumps(msg.get("content", {})))
+        if self._output_bytes > self.limits.output:
             self._output_exceeded = True
             if self.km is not None:
                 asyncio.ensure_future(self.km.interrupt_kernel())
             return None
         return super().output(outs, msg, display_id, cell_index)
 
-    # -- hidden helper cells -----------------------------------------------------------------
-    def _run_hidden(self, code: str, index: int, timeout: int = 30) -> list[NotebookNode]:
-        saved = self.nb.cells[index]
-        saved_timeout = self.timeout
-        cell = new_code_cell(code)
-        self._hidden = True
-        self.timeout = timeout
-        try:
-            self.execute_cell(cell, index, store_history=False)
-        finally:
-            self._hidden = False
-            self.timeout = saved_timeout
-            self.nb.cells[index] = saved
-        return cell.outputs
-
-    def _guard_check(self, cell: NotebookNode, index: int) -> str | None:
-        """None if intact, else a description of what was replaced."""
-        nonce = secrets.token_hex(8)
-        outputs = self._run_hidden(f"_l2course_guard_check({nonce!r})", index)
-        prefix = f"L2GUARD {nonce} "
-        for out in outputs:
-            if out.get("output_type") == "stream":
-                for line in out.get("text", "").splitlines():
-                    if line.startswith(prefix):
-                        changed = line[len(prefix):].strip()
-                        return changed or None
-        return "the integrity check could not run (stdout or the guard was replaced)"
-
-    # -- per cell ------------------------------------------------------------------------------
+    # -- one cell --------------------------------------------------------------------------
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
-        if self._dead:
-            cell.outputs = [error_output("KernelDied", "the kernel died in an earlier cell")]
-            return cell, resources
-        if time.monotonic() >= self._deadline:
-            cell.outputs = [error_output(
-                "NotebookTimeLimit",
-                f"the notebook's time limit ({self.notebook_timeout} s) was used up")]
-            self._event(cell, "limit", f"notebook time limit {self.notebook_timeout} s")
+        if self._refused(cell, resources):
             return cell, resources
         try:
-            if self.guard and not self._guard_ready:
-                self._run_hidden(GUARD_INSTALL, index)
-                self._guard_ready = True
-            if self.guard and is_grade(cell):
-                # only student code (any cell that is not locked) can tamper: check again only
-                # if some ran since the last check; once tampered, every later test scores 0
-                if self._dirty and not self._tampered:
-                    self._tampered = self._guard_check(cell, index)
-                    self._dirty = False
-                if self._tampered:
-                    message = f"student code replaced {self._tampered}"
-                    cell.outputs = [error_output("IntegrityError", message)]
-                    self._event(cell, "tampered", message)
-                    return cell, resources
-            if not cell.metadata.get("nbgrader", {}).get("locked"):
-                self._dirty = True
+            tampered = self._guard.before_cell(cell, index) if self._guard else None
+            if tampered:
+                message = f"student code replaced {tampered}"
+                cell.outputs = [error_output("IntegrityError", message)]
+                add_event(resources, cell, Status.TAMPERED, message)
+                return cell, resources
             self._output_bytes = 0
             self._output_exceeded = False
             self._timed_out = False
@@ -245,37 +175,54 @@ class SandboxedExecute(Execute):
             # nbclient gave up waiting for the kernel's output (e.g. forked copies of the
             # kernel flood or block its channels): score the cell 0 and go on
             self._timed_out = True
-            cell.outputs = list(cell.get("outputs", [])) + [
-                error_output("CellTimeoutError", str(exc).splitlines()[0])]
+            mark(cell, "CellTimeoutError", str(exc).splitlines()[0])
         except DeadKernelError:
-            self._dead = True
-            if self._proc_limit:
-                cell.outputs = list(cell.get("outputs", [])) + [error_output(
-                    "ProcessLimitExceeded",
-                    f"more than {self.processes} processes; the kernel was stopped")]
-                self._event(cell, "limit", f"process limit {self.processes}")
-            else:
-                cell.outputs = list(cell.get("outputs", [])) + [
-                    error_output("KernelDied", "the kernel died while running this cell "
-                                 "(os._exit, a fatal signal, or out of memory)")]
-                self._event(cell, "crashed", "the kernel died")
+            self._kernel_died(cell, resources)
             return cell, resources
-        if self._output_exceeded:
-            cell.outputs.append(error_output(
-                "OutputLimitExceeded",
-                f"the cell printed more than {self.output_limit} bytes; output truncated"))
-            self._event(cell, "limit", f"output limit {self.output_limit} bytes")
-        if self._timed_out:
-            self._event(cell, "limit", f"cell time limit {self._get_timeout(cell)} s")
-        if any(out.get("ename") == "MemoryError" for out in cell.outputs
-               if out.get("output_type") == "error"):
-            self._event(cell, "limit", f"memory limit {self.memory // 1024**2} MB")
-        if self.sandbox and self.sandbox_uid:
-            if self._timed_out:
-                reap_strays(self.sandbox_uid)
+        self._record_limits(cell, resources)
         return cell, resources
 
-    _hidden = False
+    def _refused(self, cell: NotebookNode, resources: Resources) -> bool:
+        """Mark ``cell`` as not run if the kernel is dead or the notebook's time is up."""
+        if self._dead:
+            cell.outputs = [error_output("KernelDied", "the kernel died in an earlier cell")]
+            return True
+        if time.monotonic() >= self._deadline:
+            budget = self.limits.notebook_timeout
+            cell.outputs = [error_output(
+                "NotebookTimeLimit", f"the notebook's time limit ({budget} s) was used up")]
+            add_event(resources, cell, Status.LIMIT, f"notebook time limit {budget} s")
+            return True
+        return False
+
+    def _kernel_died(self, cell: NotebookNode, resources: Resources) -> None:
+        self._dead = True
+        if self._proc_limit:
+            n = self.limits.processes
+            mark(cell, "ProcessLimitExceeded", f"more than {n} processes; the kernel was stopped")
+            add_event(resources, cell, Status.LIMIT, f"process limit {n}")
+        else:
+            mark(cell, "KernelDied", "the kernel died while running this cell "
+                                     "(os._exit, a fatal signal, or out of memory)")
+            add_event(resources, cell, Status.CRASHED, "the kernel died")
+
+    def _record_limits(self, cell: NotebookNode, resources: Resources) -> None:
+        """Events for the limits the cell ran into; strays of a timed-out cell are killed."""
+        if self._output_exceeded:
+            n = self.limits.output
+            cell.outputs.append(error_output(
+                "OutputLimitExceeded", f"the cell printed more than {n} bytes; output truncated"))
+            add_event(resources, cell, Status.LIMIT, f"output limit {n} bytes")
+        if self._timed_out:
+            add_event(resources, cell, Status.LIMIT,
+                      f"cell time limit {self._get_timeout(cell)} s")
+        if any(out.get("ename") == "MemoryError" for out in cell.outputs
+               if out.get("output_type") == "error"):
+            add_event(resources, cell, Status.LIMIT,
+                      f"memory limit {self.limits.memory // 1024**2} MB")
+        if self._timed_out and self._sandboxed_uid:
+            reap_strays(self._sandboxed_uid)
+
     _proc_limit = False
     _output_bytes = 0
     _output_exceeded = False

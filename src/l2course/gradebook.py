@@ -17,60 +17,33 @@ import nbformat
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook, MissingEntry
 
-from .autograde import Result, load_course_config
+from .course import COPY_IGNORE, Course
+from .models import Result
+from .speedups import fast_alembic_version
 
 
-def course_db_url(course_root: Path) -> str:
-    """The gradebook URL of the course (relative SQLite paths resolved against the root)."""
-    config = load_course_config(course_root)
-    url = config.CourseDirectory.get("db_url", "") or "sqlite:///gradebook.db"
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url[len(prefix):].startswith("/"):
-        url = prefix + str((course_root / url[len(prefix):]).resolve())
-    return url
-
-
-def course_id(course_root: Path) -> str:
-    return load_course_config(course_root).CourseDirectory.get("course_id", "") or "default_course"
-
-
-def source_dir(course_root: Path) -> Path:
-    name = load_course_config(course_root).CourseDirectory.get("source_directory", "source")
-    return course_root / name
-
-
-def register_assignment(course_root: Path, assignment: str, db_url: str) -> dict[str, NotebookNode]:
+def register_assignment(course: Course, assignment: str, db_url: str) -> dict[str, NotebookNode]:
     """Record the assignment's cells in the gradebook; return its release notebooks.
 
-    nbgrader's ``generate_assignment`` runs in a scratch course whose gradebook is the real one,
-    so the course's own release folder is left untouched.
+    nbgrader's ``generate_assignment`` runs in a scratch copy of the course whose gradebook is the
+    real one, so the course's own release folder is left untouched.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    from .autograde import fast_alembic_version
-
     fast_alembic_version()
-    src = source_dir(course_root) / assignment
-    if not src.is_dir():
-        raise FileNotFoundError(f"no source for {assignment!r}: {src} does not exist")
+    src = course.source(assignment)
     with tempfile.TemporaryDirectory(prefix="l2course-release-") as tmp:
         root = Path(tmp)
-        shutil.copytree(src, root / "source" / assignment,
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        config = load_course_config(course_root)
-        config.CourseDirectory.root = str(root)
-        config.CourseDirectory.source_directory = "source"
-        config.CourseDirectory.release_directory = "release"
-        config.CourseDirectory.db_url = db_url
+        shutil.copytree(src, root / course.folder_name("source") / assignment,
+                        ignore=shutil.ignore_patterns(*COPY_IGNORE))
+        config = course.private_config(root, db_url)
         api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
         out = api.generate_assignment(assignment, force=True, create=True)
         if not out["success"]:
             raise RuntimeError(f"nbgrader generate_assignment failed:\n{out['log']}")
-        return {
-            p.stem: nbformat.read(p, as_version=4)
-            for p in sorted((root / "release" / assignment).glob("*.ipynb"))
-        }
+        release = root / course.folder_name("release") / assignment
+        return {p.stem: nbformat.read(p, as_version=4) for p in sorted(release.glob("*.ipynb"))}
 
 
 def record(db_url: str, course: str, assignment: str, result: Result) -> None:

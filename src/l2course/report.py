@@ -8,24 +8,28 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from .autograde import Result
+from .models import EVENT_STATUS, Result, Status
 
 
 class Progress:
     """A one-line progress bar on stderr (plain lines when stderr is not a terminal)."""
 
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, total: int = 0, stream: TextIO = sys.stderr) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.start(total)
+
+    def start(self, total: int) -> None:
+        """Count ``total`` submissions from now."""
         self.total = total
         self.done = 0
-        self.stream = stream
-        self.start = time.perf_counter()
-        self.tty = stream.isatty()
+        self.started = time.perf_counter()
 
     def update(self, result: Result) -> None:
         self.done += 1
         width = 30
         filled = int(width * self.done / max(1, self.total))
-        elapsed = time.perf_counter() - self.start
+        elapsed = time.perf_counter() - self.started
         bar = "#" * filled + "-" * (width - filled)
         line = (f"grading [{bar}] {self.done}/{self.total}  {elapsed:5.1f}s  "
                 f"{result.student}: {result.status}")
@@ -79,13 +83,10 @@ def reason_for(result: Result, notes: list[str]) -> str:
     return "; ".join(parts)
 
 
-def status_for(result: Result) -> str:
-    """graded | limit | crashed | tampered (from the executor's events)."""
+def status_for(result: Result) -> Status:
+    """The most serious event's status (tampered, crashed, limit), else the result's own."""
     kinds = {event["kind"] for event in result.events}
-    for kind in ("tampered", "crashed", "limit"):
-        if kind in kinds:
-            return kind
-    return result.status
+    return next((status for status in EVENT_STATUS if status in kinds), result.status)
 
 
 def rejected_feedback(path: Path, student: str, assignment: str, reason: str) -> None:
@@ -122,6 +123,6 @@ def check_report(result: Result, stream: TextIO = sys.stdout) -> None:
     for event in result.events:
         stream.write(f"  !! {event['kind']}: {event['message']}\n")
     stream.write(f"total: {_fmt(result.score)} / {_fmt(result.max_score)}")
-    if result.reason and result.status != "graded":
+    if result.reason and result.status != Status.GRADED:
         stream.write(f"  ({result.status}: {result.reason})")
     stream.write("\n")

@@ -25,19 +25,10 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
-import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from queue import Empty
-from typing import Any, Iterator
 
-import zmq
-import zmq.asyncio
-from jupyter_client.asynchronous import AsyncKernelClient
-from jupyter_client.kernelspec import KernelSpec
-from jupyter_client.manager import AsyncKernelManager
-from traitlets import Bool, DottedObjectName, Integer, Type, Unicode
+from .models import Limits
 
 INSTALL_HINT = (
     "bubblewrap (bwrap) is required to sandbox student code. Install it with\n"
@@ -52,32 +43,6 @@ STAGE = "/run/l2course-stage"
 
 class SandboxUnavailable(RuntimeError):
     """bubblewrap is missing or does not work on this machine."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Per-submission limits (seconds, bytes, counts)."""
-
-    cell_timeout: int = 60
-    notebook_timeout: int = 300
-    memory: int = 4 * 1024**3
-    processes: int = 64
-    output: int = 1024**2
-    disk: int = 256 * 1024**2
-
-    @staticmethod
-    def parse_size(text: str) -> int:
-        """``"2G"``, ``"512M"``, ``"100k"`` or a number of bytes."""
-        text = text.strip().upper().removesuffix("B").removesuffix("I")
-        scale = {"K": 1024, "M": 1024**2, "G": 1024**3}
-        if text and text[-1] in scale:
-            return int(float(text[:-1]) * scale[text[-1]])
-        return int(text)
-
-
-def find_bwrap() -> str | None:
-    """Path of the ``bwrap`` executable, or None."""
-    return shutil.which("bwrap")
 
 
 def check_sandbox() -> None:
@@ -123,68 +88,69 @@ def _ancestors(path: str) -> list[str]:
     return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
-def bwrap_command(
-    inner: list[str],
-    *,
-    workdir: str,
-    stage: str,
-    conn_dir: str,
-    uid: int,
-    limits: Limits,
-) -> list[str]:
-    """Wrap ``inner`` (the kernel command) in prlimit + bwrap + setpriv."""
-    cmd = [
-        "prlimit",
-        f"--as={limits.memory}",
-        f"--nproc={limits.processes}",
-        f"--fsize={limits.disk}",
-        "--core=0",
-        "--nofile=1024",
-        "--",
-        "bwrap",
-        "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-        "--die-with-parent", "--new-session",
-        "--ro-bind", "/usr", "/usr",
-        "--ro-bind", "/etc", "/etc",
-    ]
+def _limits_prefix(limits: Limits) -> list[str]:
+    """``prlimit`` with the sandbox's rlimits (it then execs bwrap)."""
+    return ["prlimit", f"--as={limits.memory}", f"--nproc={limits.processes}",
+            f"--fsize={limits.disk}", "--core=0", "--nofile=1024", "--"]
+
+
+def _system_binds() -> list[str]:
+    """Namespaces and the read-only system: ``/usr``, ``/etc`` and the merged-usr links."""
+    cmd = ["bwrap",
+           "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+           "--unshare-cgroup-try", "--die-with-parent", "--new-session",
+           "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
     for link in ("bin", "lib", "lib64", "sbin"):
         target = os.readlink(f"/{link}") if os.path.islink(f"/{link}") else None
         if target:
             cmd += ["--symlink", target, f"/{link}"]
         elif os.path.isdir(f"/{link}"):
             cmd += ["--ro-bind", f"/{link}", f"/{link}"]
-    cmd += ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+    return cmd + ["--dev", "/dev", "--proc", "/proc", "--perms", "1777", "--tmpfs", "/tmp"]
+
+
+def _python_binds(workdir: str) -> list[str]:
+    """The parents of the Python roots and of ``workdir``, then the roots bound read-only."""
     made: set[str] = {"/", "/usr", "/etc", "/tmp", "/dev", "/proc", "/run"}
-    cmd += ["--perms", "0755", "--dir", "/run"]
-    for root in [*python_roots(), workdir]:
+    cmd = ["--perms", "0755", "--dir", "/run"]
+    roots = python_roots()
+    for root in [*roots, workdir]:
         for parent in _ancestors(root):
             if parent not in made:
                 cmd += ["--perms", "0755", "--dir", parent]
                 made.add(parent)
-    for root in python_roots():
+    for root in roots:
         cmd += ["--ro-bind", root, root]
-    cmd += [
-        "--ro-bind", stage, STAGE,
-        "--bind", conn_dir, conn_dir,
-        "--perms", "1777", "--size", str(limits.disk), "--tmpfs", workdir,
-        "--chdir", "/",
-        "--setenv", "HOME", "/tmp",
-    ]
-    if uid:
-        # root: switch to the dedicated uid (RLIMIT_NPROC does not apply to root)
-        cmd += ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
-                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
-    else:
+    return cmd
+
+
+def _identity(uid: int) -> list[str]:
+    """As root: switch to the dedicated uid (``RLIMIT_NPROC`` does not apply to root)."""
+    if not uid:
+        return []
+    return ["--", "setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs"]
+
+
+def bwrap_command(
+    inner: list[str], *, workdir: str, stage: str, conn_dir: str, uid: int, limits: Limits,
+) -> list[str]:
+    """Wrap ``inner`` (the kernel command) in prlimit + bwrap + setpriv.
+
+    The submission's files are bound read-only at :data:`STAGE` and copied into ``workdir``, a
+    ``tmpfs`` of ``limits.disk`` bytes, before the kernel starts there.
+    """
+    cmd = [*_limits_prefix(limits), *_system_binds(), *_python_binds(workdir),
+           "--ro-bind", stage, STAGE,
+           "--bind", conn_dir, conn_dir,
+           "--perms", "1777", "--size", str(limits.disk), "--tmpfs", workdir,
+           "--chdir", "/", "--setenv", "HOME", "/tmp", *_identity(uid)]
+    if not uid:
         # unprivileged: bwrap uses a user namespace; the process limit then counts all of
         # this user's processes
         cmd.insert(cmd.index("bwrap") + 1, "--unshare-user")
-    cmd += [
-        "--",
-        "/bin/sh", "-c", 'unset JPY_PARENT_PID; cp -R "$0"/. "$1"/ && cd "$1" && shift && exec "$@"',
-        STAGE, workdir,
-        *inner,
-    ]
-    return cmd
+    copy_in = 'unset JPY_PARENT_PID; cp -R "$0"/. "$1"/ && cd "$1" && shift && exec "$@"'
+    return [*cmd, "--", "/bin/sh", "-c", copy_in, STAGE, workdir, *inner]
 
 
 def _statuses(uid: int) -> Iterator[tuple[int, dict[str, str]]]:
@@ -211,135 +177,37 @@ def sandbox_tasks(uid: int) -> int:
     return sum(int(fields.get("Threads", "1")) for _, fields in _statuses(uid))
 
 
+def kill_all(pids: Iterable[int]) -> int:
+    """SIGKILL every pid (those already gone are skipped); return how many were signalled."""
+    killed = 0
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed += 1
+        except ProcessLookupError:
+            pass
+    return killed
+
+
 def reap_strays(uid: int) -> int:
     """Kill every process of the sandbox uid whose parent also runs as that uid.
 
     That is everything the student's code started (forks, subprocesses), but not the kernel
-    itself, whose parent is bubblewrap's init (root). Returns the number killed.
+    itself, whose parent is bubblewrap's init (root). Returns the number found.
     """
     procs = sandbox_processes(uid)
     strays = [pid for pid, ppid in procs.items() if ppid in procs]
-    for pid in strays:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kill_all(strays)
     return len(strays)
 
 
-class PromptKernelClient(AsyncKernelClient):
-    """``AsyncKernelClient`` whose start-up handshake does not idle.
+def enforce_process_cap(uid: int, processes: int) -> bool:
+    """Kill the whole sandbox (kernel included) once ``uid`` nears ``processes`` tasks.
 
-    jupyter_client's ``wait_for_ready`` ends by draining IOPub until nothing arrives for 0.2 s,
-    a fixed wait on every kernel start (one per submission). nbclient matches every IOPub
-    message to its request's ``msg_id``, so stale start-up messages are harmless: drain only
-    what has already arrived.
+    ``RLIMIT_NPROC`` stops new forks but not a fork bomb's survivors, which keep the kernel's
+    channels busy: a bomb ends the kernel (its cell is marked). Returns True if it fired.
     """
-
-    def _context_default(self) -> zmq.asyncio.Context:
-        context = super()._context_default()
-        # the client connects before the sandboxed kernel has bound its ipc sockets and ZeroMQ
-        # retries every 100 ms by default: retry sooner, backing off to 100 ms if it is gone
-        context.setsockopt(zmq.RECONNECT_IVL, 5)
-        context.setsockopt(zmq.RECONNECT_IVL_MAX, 100)
-        return context
-
-    async def wait_for_ready(self, timeout: float | None = None) -> None:  # type: ignore[override]
-        abs_timeout = time.time() + (float("inf") if timeout is None else timeout)
-        while True:
-            self.kernel_info()
-            try:
-                msg = await self.shell_channel.get_msg(timeout=1)
-            except Empty:
-                pass
-            else:
-                if msg["msg_type"] == "kernel_info_reply":
-                    # IOPub is connected once the reply's status messages come through
-                    try:
-                        await self.iopub_channel.get_msg(timeout=0.2)
-                    except Empty:
-                        pass
-                    else:
-                        self._handle_kernel_info_reply(msg)
-                        break
-            if not await self._async_is_alive():
-                raise RuntimeError("Kernel died before replying to kernel_info")
-            if time.time() > abs_timeout:
-                raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
-        while True:
-            try:
-                await self.iopub_channel.get_msg(timeout=0.01)
-            except Empty:
-                break
-
-
-class SandboxKernelManager(AsyncKernelManager):
-    """An ``AsyncKernelManager`` whose kernel runs inside :func:`bwrap_command`."""
-
-    client_class = DottedObjectName("l2course.sandbox.PromptKernelClient")
-    client_factory = Type(PromptKernelClient, klass=AsyncKernelClient)
-
-    sandbox_uid = Integer(0, help="Unprivileged uid the kernel runs as").tag(config=True)
-    memory = Integer(Limits.memory).tag(config=True)
-    processes = Integer(Limits.processes).tag(config=True)
-    disk = Integer(Limits.disk).tag(config=True)
-    enabled = Bool(True, help="Run the kernel in the sandbox").tag(config=True)
-    conn_root = Unicode("", help="Directory for ipc sockets (default: a new temp dir)")
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._conn_dir = tempfile.mkdtemp(prefix="l2course-conn-")
-        if self.enabled and self.sandbox_uid:
-            os.chown(self._conn_dir, self.sandbox_uid, self.sandbox_uid)
-            self.transport = "ipc"
-            self.ip = os.path.join(self._conn_dir, "kernel")
-            self.connection_file = os.path.join(self._conn_dir, "kernel.json")
-            self.cache_ports = False
-
-    @property
-    def kernel_spec(self) -> KernelSpec | None:  # type: ignore[override]
-        spec = super().kernel_spec
-        if spec is not None and self.enabled:
-            # A SIGINT to the process group would reach bwrap, not the kernel: use a message.
-            spec.interrupt_mode = "message"
-        return spec
-
-    def _limits(self) -> Limits:
-        return Limits(memory=self.memory, processes=self.processes, disk=self.disk)
-
-    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
-        kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
-        env = dict(kw.get("env") or os.environ)
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = "1"
-        env["MPLBACKEND"] = "Agg"
-        env["MPLCONFIGDIR"] = "/tmp/matplotlib"
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        kw["env"] = env
-        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL  # the kernel's own console chatter
-        if not self.enabled:
-            return kernel_cmd, kw
-        workdir = os.path.abspath(kw.get("cwd") or os.getcwd())
-        if self.sandbox_uid:
-            os.chown(self.connection_file, self.sandbox_uid, self.sandbox_uid)
-        cmd = bwrap_command(
-            kernel_cmd,
-            workdir=workdir,
-            stage=workdir,
-            conn_dir=self._conn_dir,
-            uid=self.sandbox_uid,
-            limits=self._limits(),
-        )
-        return cmd, kw
-
-    async def _async_wait(self, pollinterval: float = 0.01) -> None:
-        # jupyter_client polls a killed kernel every 0.1 s (an idle wait per submission)
-        await super()._async_wait(pollinterval)
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            shutil.rmtree(self._conn_dir, ignore_errors=True)
-
-    def __del__(self) -> None:
-        shutil.rmtree(getattr(self, "_conn_dir", ""), ignore_errors=True)
+    if sandbox_tasks(uid) < processes - 1:
+        return False
+    kill_all(sandbox_processes(uid))
+    return True

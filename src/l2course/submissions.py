@@ -6,18 +6,14 @@ Normalising a notebook against the release version means:
 
 * unreadable input (empty file, invalid JSON, not a notebook) is rejected with the reason;
 * a single notebook under another name is graded as the expected one (noted);
-* every cell's ``nbgrader`` metadata is replaced by the release's for the same ``grade_id``
-  (so ``grade: false``, changed points or a re-typed cell cannot fool or crash nbgrader);
-  unknown or duplicated ``grade_id``\\ s lose their nbgrader metadata;
-* edited, re-typed or deleted test cells are noted (nbgrader's ``OverwriteCells`` restores them
-  from the source, ``add_missing_cells`` puts deleted ones back).
+* every cell's ``nbgrader`` metadata is restored from the release, and tampering is noted
+  (:class:`l2course.sanitise.RestoreMetadata`).
 
 The notes are shown to the student as a markdown cell at the top of the graded notebook.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import shutil
@@ -29,12 +25,12 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from .sanitise import RestoreMetadata, notes_cell
+
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,63}$")
 MAX_NOTEBOOK_BYTES = 20 * 1024**2
 MAX_ZIP_BYTES = 500 * 1024**2
 MAX_EXTRA_BYTES = 20 * 1024**2
-#: nbgrader metadata that decides how a cell is graded (compared with the release).
-TRUSTED_KEYS = ("grade", "solution", "locked", "task", "points", "grade_id")
 
 
 class SubmissionError(ValueError):
@@ -139,59 +135,38 @@ def read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
     return nb, None
 
 
-def _nbgrader_meta(cell: NotebookNode) -> dict | None:
-    meta = cell.get("metadata", {}).get("nbgrader")
-    return meta if isinstance(meta, dict) else None
+def _read_one(sub: Submission, name: str, path: Path | None, release: NotebookNode) -> None:
+    """Read and normalise one notebook of ``sub`` (or reject the submission)."""
+    if path is None:
+        sub.rejected = f"{name}.ipynb is missing"
+        return
+    nb, problem = read_notebook(path)
+    if nb is None:
+        sub.rejected = problem
+        return
+    nb, resources = RestoreMetadata(release=release).preprocess(nb, {})
+    sub.notes.extend(resources["l2course"]["notes"])
+    sub.notebooks[name] = nb
 
 
-def normalise(nb: NotebookNode, release: NotebookNode) -> tuple[NotebookNode, list[str]]:
-    """Restore nbgrader metadata from the release; return the notebook and notes."""
-    notes: list[str] = []
-    reference = {}
-    for cell in release.cells:
-        meta = _nbgrader_meta(cell)
-        if meta and meta.get("grade_id"):
-            reference[meta["grade_id"]] = cell
-    seen: set[str] = set()
-    for cell in nb.cells:
-        meta = _nbgrader_meta(cell)
-        if meta is None:
-            if "nbgrader" in cell.get("metadata", {}):
-                del cell.metadata["nbgrader"]
-                notes.append("malformed nbgrader metadata removed")
-            continue
-        grade_id = meta.get("grade_id")
-        if grade_id not in reference or grade_id in seen:
-            del cell.metadata["nbgrader"]
-            what = "duplicate" if grade_id in seen else "unknown"
-            notes.append(f"cell {grade_id!r}: {what} grade_id, nbgrader metadata removed")
-            continue
-        seen.add(grade_id)
-        ref = reference[grade_id]
-        ref_meta = _nbgrader_meta(ref) or {}
-        changed = sorted(k for k in TRUSTED_KEYS if meta.get(k) != ref_meta.get(k))
-        if changed:
-            detail = ", ".join(f"{k}: {meta.get(k)!r}" for k in changed)
-            notes.append(f"cell {grade_id!r}: nbgrader metadata altered ({detail}); restored")
-        cell.metadata["nbgrader"] = copy.deepcopy(ref_meta)
-        for key in ("deletable", "editable"):
-            if key in ref.metadata:
-                cell.metadata[key] = ref.metadata[key]
-        if cell.cell_type != ref.cell_type:
-            notes.append(f"cell {grade_id!r}: re-typed as {cell.cell_type}; "
-                         f"restored as {ref.cell_type}")
-        elif ref_meta.get("locked") and cell.source.strip() != ref.source.strip():
-            notes.append(f"cell {grade_id!r}: read-only cell edited; restored from the source")
-    for grade_id, ref in reference.items():
-        if grade_id not in seen and (_nbgrader_meta(ref) or {}).get("locked"):
-            notes.append(f"cell {grade_id!r}: deleted; restored from the source")
-    # nbgrader also restores the kernel; keep the release's so the kernel name is trusted
-    nb.metadata["kernelspec"] = copy.deepcopy(release.metadata.get("kernelspec", {}))
-    if notes:
-        text = "**Grader notes** (added by `l2course grade`):\n\n" + "\n".join(
-            f"- {note}" for note in notes)
-        nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
-    return nb, notes
+def read_submission(folder: Path, student: str, assignment: str,
+                    releases: dict[str, NotebookNode]) -> Submission:
+    """One student's folder, read and normalised against the release notebooks."""
+    sub = Submission(student, assignment, folder)
+    present = {p.stem: p for p in folder.glob("*.ipynb") if p.is_file() and not p.is_symlink()}
+    unmatched = [p for stem, p in present.items() if stem not in releases]
+    for name, release in releases.items():
+        path = present.get(name)
+        if path is None and len(releases) == 1 and len(unmatched) == 1:
+            path = unmatched[0]
+            sub.notes.append(f"notebook submitted as {path.name}; graded as {name}.ipynb")
+        _read_one(sub, name, path, release)
+    if sub.rejected:
+        sub.notebooks = {}
+    elif sub.notes:
+        for nb in sub.notebooks.values():
+            nb.cells.insert(0, notes_cell(sub.notes))
+    return sub
 
 
 def collect(
@@ -204,41 +179,10 @@ def collect(
         if not folder.is_dir() or folder.is_symlink():
             continue
         student = student_dir.name
-        if not STUDENT_ID.match(student):
+        if STUDENT_ID.match(student):
+            result.append(read_submission(folder, student, assignment, releases))
+        else:
             safe = re.sub(r"[^A-Za-z0-9_.@+-]", "_", student)[:64] or "invalid"
-            sub = Submission(safe, assignment, None, rejected="invalid student folder name")
-            result.append(sub)
-            continue
-        sub = Submission(student, assignment, folder)
-        present = {p.stem: p for p in folder.glob("*.ipynb") if p.is_file()
-                   and not p.is_symlink()}
-        unmatched = [p for stem, p in present.items() if stem not in releases]
-        for name, release in releases.items():
-            path = present.get(name)
-            if path is None and len(releases) == 1 and len(unmatched) == 1:
-                path = unmatched[0]
-                sub.notes.append(f"notebook submitted as {path.name}; graded as {name}.ipynb")
-            if path is None:
-                sub.rejected = f"{name}.ipynb is missing"
-                continue
-            nb, problem = read_notebook(path)
-            if nb is None:
-                sub.rejected = problem
-                continue
-            nb, notes = normalise(nb, release)
-            sub.notes.extend(notes)
-            sub.notebooks[name] = nb
-        if sub.notes and sub.notebooks:
-            # the renaming note is not part of normalise()'s cell; put every note in the cell
-            for nb in sub.notebooks.values():
-                first = nb.cells[0] if nb.cells else None
-                text = "**Grader notes** (added by `l2course grade`):\n\n" + "\n".join(
-                    f"- {note}" for note in sub.notes)
-                if first is not None and first.source.startswith("**Grader notes**"):
-                    first.source = text
-                else:
-                    nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
-        if sub.rejected:
-            sub.notebooks = {}
-        result.append(sub)
+            result.append(Submission(safe, assignment, None,
+                                     rejected="invalid student folder name"))
     return result
