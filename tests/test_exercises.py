@@ -477,6 +477,23 @@ MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
             "    w = np.asarray(w, dtype=float).reshape(-1, 1)\n    g = ",
             "keep the shape of w",
         ),
+        "adam-eps-uncorrected-v": (
+            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n    w_new = w - lr * m_hat / (np.sqrt(v_hat) + eps)",
+            "    step = lr * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)\n    w_new = w - step * m_new / (np.sqrt(v_new) + eps)",
+            "ε added to the uncorrected √v",
+        ),
+        "adam-bias-correction-t-minus-1": (
+            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n    w_new = w - lr",
+            "    m_hat = m_new / (1.0 - beta1**(t - 1))\n    v_hat = v_new / (1.0 - beta2**(t - 1))\n    w_new = w - lr",
+            "bias correction with t − 1",
+        ),
+        "adamw-eps-uncorrected-v": (
+            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n"
+            "    w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
+            "    step = lr * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)\n"
+            "    w_new = w_decayed - step * m_new / (np.sqrt(v_new) + eps)",
+            "ε added to the uncorrected √v",
+        ),
         "adamw-coupled": (
             "    grad = np.asarray(grad, dtype=float)\n    w_decayed = (1.0 - lr * weight_decay) * w",
             "    grad = np.asarray(grad, dtype=float) + weight_decay * w\n    w_decayed = w",
