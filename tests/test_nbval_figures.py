@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import subprocess
 import sys
@@ -97,7 +98,10 @@ def test_nbval_compares_glued_figures_by_description(tmp_path: Path) -> None:
 
     config = str(REPO / "pyproject.toml")
     cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-rA", "-c", config, str(path)]
-    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600)
+    # pytest prints untruncated summary lines when CI or BUILD_NUMBER is set (as on CI), which would
+    # repeat each mismatch message: run the inner session as on a developer's machine.
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "BUILD_NUMBER")}
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     for i, (how, passes) in CASES.items():
         verdict = "PASSED" if passes else "FAILED"
