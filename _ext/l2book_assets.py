@@ -57,6 +57,7 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -156,12 +157,17 @@ def _fix_raw_html(text: str) -> str:
     return ANIM_SLIDER.sub(r'\1 aria-label="Animation frame"', text)
 
 
-def _fix_raw_nodes(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+def rewrite_raw_nodes(doctree: nodes.document, rewrite: Callable[[str], str]) -> None:
+    """Replace each raw node whose text ``rewrite`` changes (shared by the raw-HTML fixes)."""
     for node in list(doctree.findall(nodes.raw)):
         text = node.astext()
-        new = _fix_raw_html(text)
+        new = rewrite(text)
         if new != text:
             node.replace_self(nodes.raw("", new, format=node.get("format", "html")))
+
+
+def _fix_raw_nodes(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+    rewrite_raw_nodes(doctree, _fix_raw_html)
 
 
 def _entry_name(entry: Any) -> str:

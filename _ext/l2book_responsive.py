@@ -23,6 +23,8 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 
+from l2book_assets import rewrite_raw_nodes
+
 LABELLED = re.compile(r'<div class="l2-anim" data-frame-labels="([^"]*)"')
 SLIDER = re.compile(r'<input id="(_anim_slider[0-9a-f]+)"[^>]*>')
 ANIM_JS = "l2book-anim.js"
@@ -46,11 +48,7 @@ def add_frame_readout(text: str) -> str:
 
 
 def _readouts(app: Sphinx, doctree: nodes.document, docname: str) -> None:
-    for node in list(doctree.findall(nodes.raw)):
-        text = node.astext()
-        new = add_frame_readout(text)
-        if new != text:
-            node.replace_self(nodes.raw("", new, format=node.get("format", "html")))
+    rewrite_raw_nodes(doctree, add_frame_readout)
 
 
 def _anim_script(
