@@ -16,7 +16,7 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///gradebook.db"
 
 # Only the notebooks are released; nothing else in solutions/<assignment>/ is copied.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mistakes.toml"]
 
 # Students who delete a test cell still get the instructor's test (nbgrader's default leaves
 # it ungraded and scores it 0 as "needs manual grade").

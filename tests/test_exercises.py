@@ -6,7 +6,7 @@ is made and, in one ``nbgrader autograde`` run, these submissions are graded:
 
 * ``solution``: the release with every answer cell filled from the instructor's source → full marks;
 * ``blank``: the untouched release → zero;
-* one submission per entry of ``MISTAKES[assignment]`` (a small code variant applied to the
+* one submission per entry of ``solutions/<assignment>/mistakes.toml`` (a small code variant applied to the
   solution) → less than full marks, and the graded cells' output names the mistake;
 * tampering: test cells edited or deleted, by a learner who answered nothing (→ zero), who answered
   everything (deleted tests → full marks, i.e. the instructor's tests were put back and run), or
@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -31,541 +32,29 @@ from conftest import ASSIGNMENTS, BIN, REPO, tool_env
 
 POINTS = 10  # every assignment totals 10 points
 
+
+def _catalogue(aid: str) -> dict[str, dict[str, dict[str, str]]]:
+    """``solutions/<aid>/mistakes.toml``: the assignment's own plausible mistakes, kept beside its
+    source so that adding an assignment touches no test module (the file's header says the format).
+    An assignment without the file has no catalogue, which ``test_mistake_catalogue_is_large_enough``
+    reports."""
+    path = REPO / "solutions" / aid / "mistakes.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def _table(kind: str, *fields: str) -> dict[str, dict[str, tuple[str, ...]]]:
+    return {aid: {name: tuple(entry[f] for f in fields)
+                  for name, entry in _catalogue(aid).get(kind, {}).items()}
+            for aid in ASSIGNMENTS}
+
+
 # {assignment: {mistake: (snippet in the solution, replacement, phrase expected in the feedback)}}
-MISTAKES: dict[str, dict[str, tuple[str, str, str]]] = {
-    "ex01-penalty": {
-        "norm-not-squared": (
-            "return float(lam * np.sum(w**2))",
-            "return float(lam * np.linalg.norm(w))",
-            "not the squared norm",
-        ),
-        "abs-instead-of-square": (
-            "return float(lam * np.sum(w**2))",
-            "return float(lam * np.sum(np.abs(w)))",
-            "which is the L1 penalty",
-        ),
-        "half-factor": (
-            "return float(lam * np.sum(w**2))",
-            "return float(lam * np.sum(w**2) / 2)",
-            "a factor 1/2",
-        ),
-        "missing-return": (
-            "return float(lam * np.sum(w**2))",
-            "float(lam * np.sum(w**2))",
-            "returned None",
-        ),
-        "penalises-bias": (
-            "return float(np.mean(residuals**2) + l2_penalty(w, lam))",
-            "return float(np.mean(residuals**2) + l2_penalty(w, lam) + lam * b**2)",
-            "penalising the bias",
-        ),
-        "sum-instead-of-mean": (
-            "return float(np.mean(residuals**2) + l2_penalty(w, lam))",
-            "return float(np.sum(residuals**2) + l2_penalty(w, lam))",
-            "sum over samples instead of the mean",
-        ),
-        "forgets-intercept": (
-            "residuals = y - X @ w - b",
-            "residuals = y - X @ w",
-            "forgetting the intercept",
-        ),
-        "sklearn-alpha-scaling": (
-            "return float(np.mean(residuals**2) + l2_penalty(w, lam))",
-            "return float(np.mean(residuals**2) + len(y) * l2_penalty(w, lam))",
-            "scaled by n",
-        ),
-    },
-    "ex02-mechanism": {
-        "gradient-missing-2": (
-            "grad_w = -2.0 / n * (X.T @ residuals) + 2.0 * lam * w",
-            "grad_w = -1.0 / n * (X.T @ residuals) + 2.0 * lam * w",
-            "missing factor 2 in the data term",
-        ),
-        "penalty-gradient-missing-2": (
-            "grad_w = -2.0 / n * (X.T @ residuals) + 2.0 * lam * w",
-            "grad_w = -2.0 / n * (X.T @ residuals) + lam * w",
-            "missing factor 2 on the penalty",
-        ),
-        "gradient-sum-not-mean": (
-            "grad_w = -2.0 / n * (X.T @ residuals) + 2.0 * lam * w",
-            "grad_w = -2.0 * (X.T @ residuals) + 2.0 * lam * w",
-            "sum over samples instead of the mean",
-        ),
-        "gradient-penalises-bias": (
-            "grad_b = -2.0 / n * np.sum(residuals)",
-            "grad_b = -2.0 / n * np.sum(residuals) + 2.0 * lam * b",
-            "penalising the bias",
-        ),
-        "decay-half-convention": (
-            "return (1.0 - 2.0 * lr * lam) * w - lr * grad_data",
-            "return (1.0 - lr * lam) * w - lr * grad_data",
-            "the 1/2 convention",
-        ),
-        "no-decay": (
-            "return (1.0 - 2.0 * lr * lam) * w - lr * grad_data",
-            "return w - lr * grad_data",
-            "no weight decay",
-        ),
-        "closed-form-forgets-n": (
-            "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)",
-            "w = np.linalg.solve(Xc.T @ Xc + lam * np.eye(p), Xc.T @ yc)",
-            "forgetting n",
-        ),
-        "closed-form-penalises-intercept": (
-            "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)\n    b = y_mean - x_mean @ w",
-            "A = np.column_stack([X, np.ones(n)])\n"
-            "    theta = np.linalg.solve(A.T @ A + n * lam * np.eye(p + 1), A.T @ y)\n"
-            "    w, b = theta[:p], theta[p]",
-            "penalising the intercept",
-        ),
-        "intercept-is-mean-y": (
-            "b = y_mean - x_mean @ w",
-            "b = y_mean",
-            "not simply the mean of y",
-        ),
-    },
-    "ex03-l1-vs-l2": {
-        "ridge-half-convention": (
-            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
-            "return np.asarray(z, dtype=float) / (1.0 + lam)",
-            "z/(1 + lam)",
-        ),
-        "ridge-loses-sign": (
-            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
-            "return np.abs(np.asarray(z, dtype=float)) / (1.0 + 2.0 * lam)",
-            "losing the sign of z",
-        ),
-        "ridge-scalar-only": (
-            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
-            "return float(z) / (1.0 + 2.0 * lam)",
-            "must work elementwise",
-        ),
-        "soft-positive-only": (
-            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
-            "return np.maximum(z - lam, 0.0)",
-            "right only for positive z",
-        ),
-        "soft-no-clipping": (
-            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
-            "return np.sign(z) * (np.abs(z) - lam)",
-            "missing max(|z| - lam, 0)",
-        ),
-        "hard-threshold": (
-            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
-            "return z * (np.abs(z) > lam)",
-            "hard thresholding",
-        ),
-        "soft-if-else": (
-            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
-            "if abs(z) <= lam:\n        return 0.0\n    return z - lam if z > 0 else z + lam",
-            "must work elementwise",
-        ),
-        "zeros-with-tolerance": (
-            "return int(np.sum(np.asarray(coef) == 0))",
-            "return int(np.sum(np.isclose(coef, 0.0)))",
-            "only entries exactly equal to 0 count",
-        ),
-        "counts-nonzeros": (
-            "return int(np.sum(np.asarray(coef) == 0))",
-            "return int(np.count_nonzero(coef))",
-            "non-zero entries instead of the zeros",
-        ),
-        "ridge-first-order": (
-            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
-            "return np.asarray(z, dtype=float) * (1.0 - 2.0 * lam)",
-            "first-order approximation",
-        ),
-    },
-    "ex04-claims": {
-        "dof-singular-values-not-squared": (
-            "return float(np.sum(d**2 / (d**2 + lam)))",
-            "return float(np.sum(d / (d + lam)))",
-            "instead of their squares",
-        ),
-        "dof-complement": (
-            "return float(np.sum(d**2 / (d**2 + lam)))",
-            "return float(np.sum(lam / (d**2 + lam)))",
-            "shrunk-away part",
-        ),
-        "dof-eigenvalues-squared-again": (
-            "d = np.linalg.svd(np.asarray(X, dtype=float), compute_uv=False)",
-            "d = np.linalg.eigvalsh(np.asarray(X, dtype=float).T @ np.asarray(X, dtype=float))",
-            "eigenvalues of XᵀX",
-        ),
-        "dof-lam-times-n": (
-            "return float(np.sum(d**2 / (d**2 + lam)))",
-            "return float(np.sum(d**2 / (d**2 + len(X) * lam)))",
-            "multiplied by n",
-        ),
-        "believes-c5-sparse": ('"C5": "false"', '"C5": "true"', "exactly zero only by coincidence"),
-        "believes-c1-biases": ('"C1": "misleading"', '"C1": "true"', "penalises the weights only"),
-        "believes-c4-more-accurate": ('"C4": "false"', '"C4": "true"', "neither penalty wins"),
-        "c10-misleading": ('"C10": "false"', '"C10": "misleading"', "no optimizer has a `penalty` argument"),
-        "c4-misleading": ('"C4": "false"', '"C4": "misleading"', "a general rule that holds only for some data"),
-        "c7-false": ('"C7": "misleading"', '"C7": "false"', "the correct part is that L2 introduces bias"),
-        "c9-true": ('"C9": "misleading"', '"C9": "true"', "falls roughly as 1/batch"),
-        "c6-half-true-label": (
-            '"C6": "misleading"',
-            '"C6": "misleading (half true)"',
-            'write just "misleading"',
-        ),
-    },
-    "ex05-implementation": {
-        "alpha-forgets-n": ("return n_samples * lam", "return lam", "forgetting n"),
-        "torch-wd-equals-lam": ("return 2.0 * lam", "return lam", "wd = lam"),
-        "logistic-missing-2": (
-            "return 1.0 / (2.0 * n_samples * lam)",
-            "return 1.0 / (n_samples * lam)",
-            "missing factor 2",
-        ),
-        "logistic-not-inverted": (
-            "return 1.0 / (2.0 * n_samples * lam)",
-            "return 2.0 * n_samples * lam",
-            "C is the inverse of the regularization strength",
-        ),
-        "folds-by-array-split": (
-            "val = np.arange(bounds[i], bounds[i + 1])",
-            "val = np.array_split(np.arange(n), k)[i]",
-            "np.array_split",
-        ),
-        "folds-by-kfold": (
-            "val = np.arange(bounds[i], bounds[i + 1])",
-            "val = list(__import__('sklearn.model_selection').model_selection.KFold(k).split(X))[i][1]",
-            "KFold(shuffle=False)",
-        ),
-        "validation-leakage": (
-            "train = np.setdiff1d(np.arange(n), val)",
-            "train = np.arange(n)",
-            "leakage of the validation fold",
-        ),
-        "shuffled-folds": (
-            "bounds = [i * n // k for i in range(k + 1)]",
-            "bounds = [i * n // k for i in range(k + 1)]\n"
-            "    perm = np.random.default_rng().permutation(n)\n"
-            "    X, y = X[perm], y[perm]",
-            "are you shuffling the rows?",
-        ),
-        "shuffled-folds-seeded": (
-            "bounds = [i * n // k for i in range(k + 1)]",
-            "bounds = [i * n // k for i in range(k + 1)]\n"
-            "    perm = np.random.default_rng(0).permutation(n)\n"
-            "    X, y = X[perm], y[perm]",
-            "folds must be contiguous and unshuffled",
-        ),
-        "ties-to-first": (
-            "best_lam = max(lams[i] for i in tied)",
-            "best_lam = lams[int(np.argmin(mean_val_mse))]",
-            "ties going to the first",
-        ),
-        "sum-over-folds": (
-            "mean_val_mse[j] = np.mean(fold_mse)",
-            "mean_val_mse[j] = np.sum(fold_mse)",
-            "sum over folds",
-        ),
-    },
-    "ex06-choosing-lambda": {
-        "evidence-forgets-n": (
-            "return float(lambda_ / (n_samples * alpha_))",
-            "return float(lambda_ / alpha_)",
-            "forgetting n",
-        ),
-        "evidence-swapped": (
-            "return float(lambda_ / (n_samples * alpha_))",
-            "return float(alpha_ / (n_samples * lambda_))",
-            "alpha_ and lambda_ swapped",
-        ),
-        "evidence-forgets-alpha": (
-            "return float(lambda_ / (n_samples * alpha_))",
-            "return float(lambda_ / n_samples)",
-            "forgetting alpha_",
-        ),
-        "loo-leverage-without-mean": (
-            "leverage = 1.0 / n + np.sum(Xc * np.linalg.solve(A, Xc.T).T, axis=1)",
-            "leverage = np.sum(Xc * np.linalg.solve(A, Xc.T).T, axis=1)",
-            "without the intercept's 1/n",
-        ),
-        "loo-plain-residuals": (
-            "return residuals / (1.0 - leverage)",
-            "return residuals",
-            "not divided by 1 - H_ii",
-        ),
-        "loo-forgets-n": (
-            "A = Xc.T @ Xc + n * lam * np.eye(p)",
-            "A = Xc.T @ Xc + lam * np.eye(p)",
-            "forgetting n",
-        ),
-        "loo-centres-in-place": (
-            "Xc = X - x_mean",
-            "X -= x_mean\n    Xc = X",
-            "in place",
-        ),
-        "loo-column-y": (
-            "y = np.asarray(y, dtype=float)\n    n, p = X.shape",
-            "y = np.asarray(y, dtype=float).reshape(-1, 1)\n    n, p = X.shape",
-            "expected shape",
-        ),
-        "gcv-trace-without-intercept": (
-            "return float(np.mean(fit_residuals**2) / (1.0 - (1.0 + df) / n) ** 2)",
-            "return float(np.mean(fit_residuals**2) / (1.0 - df / n) ** 2)",
-            "without the intercept's 1",
-        ),
-        "gcv-denominator-not-squared": (
-            "return float(np.mean(fit_residuals**2) / (1.0 - (1.0 + df) / n) ** 2)",
-            "return float(np.mean(fit_residuals**2) / (1.0 - (1.0 + df) / n))",
-            "not squared",
-        ),
-        "gcv-singular-values-not-squared": (
-            "df = np.sum(d**2 / (d**2 + n * lam))",
-            "df = np.sum(d / (d + n * lam))",
-            "singular values not squared",
-        ),
-        "gcv-forgets-n": (
-            "df = np.sum(d**2 / (d**2 + n * lam))\n"
-            "    w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye",
-            "df = np.sum(d**2 / (d**2 + lam))\n"
-            "    w = np.linalg.solve(Xc.T @ Xc + lam * np.eye",
-            "forgetting n",
-        ),
-        "one-se-wrong-direction": (
-            "return np.max(lams[mean_err <= threshold])",
-            "return np.min(lams[mean_err <= threshold])",
-            "the wrong direction",
-        ),
-        "one-se-strict": (
-            "return np.max(lams[mean_err <= threshold])",
-            "return np.max(lams[mean_err < threshold])",
-            "a strict '<'",
-        ),
-        "one-se-assumes-sorted": (
-            "return np.max(lams[mean_err <= threshold])",
-            "return lams[np.flatnonzero(mean_err <= threshold)[-1]]",
-            "as if the grid were sorted",
-        ),
-        "one-se-ties-to-first": (
-            "best = at_min[np.argmax(lams[at_min])]",
-            "best = int(np.argmin(mean_err))",
-            "ties going to the first",
-        ),
-        "one-se-sorts-in-place": (
-            "lams = np.asarray(lams, dtype=float)\n    mean_err",
-            "lams.sort()\n    lams = np.asarray(lams, dtype=float)\n    mean_err",
-            "changed its inputs in place",
-        ),
-        "one-se-returns-int": (
-            "lams = np.asarray(lams, dtype=float)\n    mean_err",
-            "lams = np.asarray(lams)\n    mean_err",
-            "must return a float",
-        ),
-    },
-    "ex08-high-dimensions": {
-        "dual-forgets-n": (
-            "alpha = np.linalg.solve(Xc @ Xc.T + n * lam * np.eye(n), yc)",
-            "alpha = np.linalg.solve(Xc @ Xc.T + lam * np.eye(n), yc)",
-            "forgetting n",
-        ),
-        "dual-penalises-intercept": (
-            "x_mean, y_mean = X.mean(axis=0), y.mean()\n"
-            "    Xc, yc = X - x_mean, y - y_mean\n"
-            "    alpha = np.linalg.solve(Xc @ Xc.T + n * lam * np.eye(n), yc)\n"
-            "    w = Xc.T @ alpha\n"
-            "    return w, float(y_mean - x_mean @ w)",
-            "A = np.column_stack([X, np.ones(n)])\n"
-            "    theta = A.T @ np.linalg.solve(A @ A.T + n * lam * np.eye(n), y)\n"
-            "    return theta[:-1], float(theta[-1])",
-            "penalising the intercept",
-        ),
-        "dual-returns-alpha": (
-            "return w, float(y_mean - x_mean @ w)",
-            "return alpha, float(y_mean - x_mean @ w)",
-            "that is the dual coefficients alpha",
-        ),
-        "dual-order-b-w": (
-            "return w, float(y_mean - x_mean @ w)",
-            "return float(y_mean - x_mean @ w), w",
-            "ridge_dual returned (b, w)",
-        ),
-        "dual-mutates-input": (
-            "Xc, yc = X - x_mean, y - y_mean",
-            "X -= x_mean\n    y -= y_mean\n    Xc, yc = X, y",
-            "changed the caller's X or y in place",
-        ),
-        "dual-list-no-asarray": (
-            "X = np.asarray(X, dtype=float)\n    y = np.asarray(y, dtype=float)\n    n = X.shape[0]",
-            "n = X.shape[0]",
-            "convert with np.asarray(X, dtype=float) first",
-        ),
-        "dual-int-inplace": (
-            "X = np.asarray(X, dtype=float)\n"
-            "    y = np.asarray(y, dtype=float)\n"
-            "    n = X.shape[0]\n"
-            "    x_mean, y_mean = X.mean(axis=0), y.mean()\n"
-            "    Xc, yc = X - x_mean, y - y_mean",
-            "X = np.asarray(X)\n"
-            "    y = np.asarray(y)\n"
-            "    n = X.shape[0]\n"
-            "    x_mean, y_mean = X.mean(axis=0), y.mean()\n"
-            "    X -= x_mean\n"
-            "    y -= y_mean\n"
-            "    Xc, yc = X, y",
-            "failed on integer inputs",
-        ),
-        "min-norm-intercept-in-norm": (
-            "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]\n    return w, float(y.mean() - x_bar @ w)",
-            "theta = np.linalg.pinv(np.column_stack([X, np.ones(len(y))])) @ y\n"
-            "    return theta[:-1], float(theta[-1])",
-            "putting the intercept inside the minimised norm",
-        ),
-        "min-norm-no-intercept": (
-            "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]\n    return w, float(y.mean() - x_bar @ w)",
-            "return np.linalg.pinv(X) @ y, 0.0",
-            "forgetting the intercept",
-        ),
-        "kernel-forgets-n": (
-            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())",
-            "alpha = np.linalg.solve(H @ K @ H + lam * np.eye(n), y - y.mean())",
-            "forgetting n",
-        ),
-        "kernel-no-intercept": (
-            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())\n"
-            "    b = y.mean() - np.mean(K @ alpha)",
-            "alpha = np.linalg.solve(K + n * lam * np.eye(n), y)\n    b = 0.0",
-            "no intercept (KernelRidge on raw y)",
-        ),
-        "kernel-centres-y-only": (
-            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())\n"
-            "    b = y.mean() - np.mean(K @ alpha)",
-            "alpha = np.linalg.solve(K + n * lam * np.eye(n), y - y.mean())\n    b = y.mean()",
-            "centring y but not the kernel",
-        ),
-        "kernel-new-transposed": (
-            "return np.asarray(K_new, dtype=float) @ alpha + b",
-            "return np.asarray(K_new, dtype=float).T @ alpha + b",
-            "one row per new point",
-        ),
-        "kernel-diagonal-in-place": (
-            "alpha = np.linalg.solve(H @ K @ H + n * lam * np.eye(n), y - y.mean())",
-            "K[np.diag_indices(n)] += n * lam\n    alpha = np.linalg.solve(H @ K @ H, y - y.mean())",
-            "in place",
-        ),
-    },
-    "ex07-deep-networks": {
-        "adam-no-bias-correction": (
-            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n    w_new = w - lr",
-            "    m_hat = m_new\n    v_hat = v_new\n    w_new = w - lr",
-            "no bias correction",
-        ),
-        "adam-penalty-gradient-lam": (
-            "+ 2.0 * lam * w", "+ lam * w", "λ·w instead of 2λ·w",
-        ),
-        "adam-decoupled-instead-of-coupled": (
-            "    g = np.asarray(grad, dtype=float) + 2.0 * lam * w",
-            "    g = np.asarray(grad, dtype=float)\n    w = (1.0 - 2.0 * lr * lam) * w",
-            "decoupled decay (AdamW's shrinking of w) instead of the L2 penalty's gradient",
-        ),
-        "adam-eps-inside-sqrt": (
-            "w_new = w - lr * m_hat / (np.sqrt(v_hat) + eps)",
-            "w_new = w - lr * m_hat / np.sqrt(v_hat + eps)",
-            "ε inside the square root",
-        ),
-        "adam-mutates-m-in-place": (
-            "    m_new = beta1 * np.asarray(m, dtype=float) + (1.0 - beta1) * g\n",
-            "    m_new = np.asarray(m, dtype=float)\n    m_new *= beta1\n    m_new += (1.0 - beta1) * g\n",
-            "changed its input `m` in place",
-        ),
-        "adam-column-vector-shape": (
-            "    w = np.asarray(w, dtype=float)\n    g = ",
-            "    w = np.asarray(w, dtype=float).reshape(-1, 1)\n    g = ",
-            "keep the shape of w",
-        ),
-        "adam-eps-uncorrected-v": (
-            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n    w_new = w - lr * m_hat / (np.sqrt(v_hat) + eps)",
-            "    step = lr * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)\n    w_new = w - step * m_new / (np.sqrt(v_new) + eps)",
-            "ε added to the uncorrected √v",
-        ),
-        "adam-bias-correction-t-minus-1": (
-            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n    w_new = w - lr",
-            "    m_hat = m_new / (1.0 - beta1**(t - 1))\n    v_hat = v_new / (1.0 - beta2**(t - 1))\n    w_new = w - lr",
-            "bias correction with t − 1",
-        ),
-        "adamw-eps-uncorrected-v": (
-            "    m_hat = m_new / (1.0 - beta1**t)\n    v_hat = v_new / (1.0 - beta2**t)\n"
-            "    w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
-            "    step = lr * np.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)\n"
-            "    w_new = w_decayed - step * m_new / (np.sqrt(v_new) + eps)",
-            "ε added to the uncorrected √v",
-        ),
-        "adamw-coupled": (
-            "    grad = np.asarray(grad, dtype=float)\n    w_decayed = (1.0 - lr * weight_decay) * w",
-            "    grad = np.asarray(grad, dtype=float) + weight_decay * w\n    w_decayed = w",
-            "coupled decay",
-        ),
-        "adamw-decay-after-update": (
-            "    w_new = w_decayed - lr * m_hat / (np.sqrt(v_hat) + eps)",
-            "    w_new = (1.0 - lr * weight_decay) * (w - lr * m_hat / (np.sqrt(v_hat) + eps))",
-            "decay applied after the Adam update",
-        ),
-        "adamw-decay-without-lr": (
-            "w_decayed = (1.0 - lr * weight_decay) * w",
-            "w_decayed = (1.0 - weight_decay) * w",
-            "without the learning rate",
-        ),
-        "adamw-integer-dtype": (
-            "    w = np.asarray(w, dtype=float)\n    grad = np.asarray(grad, dtype=float)\n"
-            "    w_decayed = (1.0 - lr * weight_decay) * w",
-            "    grad = np.asarray(grad, dtype=float)\n    w_decayed = np.copy(w)\n"
-            "    w_decayed *= 1.0 - lr * weight_decay",
-            "failed on integer inputs",
-        ),
-        "early-stopping-alpha": (
-            "return 1.0 / (2.0 * lr * n_steps)", "return 1.0 / (lr * n_steps)", "(α/2)‖w‖²",
-        ),
-        "early-stopping-not-inverted": (
-            "return 1.0 / (2.0 * lr * n_steps)", "return 2.0 * lr * n_steps",
-            "longer training means a smaller λ",
-        ),
-    },
-}
-
-
+MISTAKES = _table("mistakes", "old", "new", "phrase")
 # {assignment: {variant: (snippet, replacement, phrase that must NOT appear)}}: wrong answers that
 # must lose points without being given a diagnosis that does not fit them
-MISDIAGNOSED: dict[str, dict[str, tuple[str, str, str]]] = {
-    "ex03-l1-vs-l2": {
-        # all zeros once matched "a first-order approximation" (at lam = 0.5 it gives zeros)
-        "ridge-returns-zeros": (
-            "return np.asarray(z, dtype=float) / (1.0 + 2.0 * lam)",
-            "return np.zeros_like(np.asarray(z, dtype=float))",
-            "first-order approximation",
-        ),
-    },
-}
-
-
+MISDIAGNOSED = _table("misdiagnosed", "old", "new", "phrase")
 # {assignment: {variant: (snippet, replacement)}}: correct alternatives that must keep full marks
-ACCEPTED: dict[str, dict[str, tuple[str, str]]] = {
-    "ex03-l1-vs-l2": {
-        "where-instead-of-sign": (
-            "return np.sign(z) * np.maximum(np.abs(z) - lam, 0.0)",
-            "return np.where(z > lam, z - lam, np.where(z < -lam, z + lam, 0.0))",
-        ),
-    },
-    "ex08-high-dimensions": {
-        "min-norm-by-pinv-rtol": (
-            "w = np.linalg.lstsq(X - x_bar, y - y.mean(), rcond=None)[0]",
-            "Xc = X - x_bar\n    w = np.linalg.pinv(Xc, rtol=max(Xc.shape) * np.finfo(float).eps) @ (y - y.mean())",
-        ),
-        "kernel-centring-by-means": (
-            "H = np.eye(n) - 1.0 / n",
-            "H = np.eye(n) - np.ones((n, n)) / n",
-        ),
-    },
-    "ex02-mechanism": {
-        "inverse-instead-of-solve": (
-            "w = np.linalg.solve(Xc.T @ Xc + n * lam * np.eye(p), Xc.T @ yc)",
-            "w = np.linalg.inv(Xc.T @ Xc + n * lam * np.eye(p)) @ (Xc.T @ yc)",
-        ),
-    },
-}
+ACCEPTED = _table("accepted", "old", "new")
 
 
 # --------------------------------------------------------------------------------------------
@@ -808,7 +297,7 @@ class _Assignment:
 
     def test_mistake_catalogue_is_large_enough(self):
         assert len(MISTAKES.get(self.aid, {})) >= 5, (
-            f"{self.aid}: list at least 5 plausible mistakes in MISTAKES (tests/test_exercises.py)")
+            f"{self.aid}: list at least 5 plausible mistakes in solutions/{self.aid}/mistakes.toml")
 
     # ---- one autograde run
 
@@ -819,6 +308,10 @@ class _Assignment:
         assert regenerated.read_text() == committed.read_text(), (
             f"exercises/{self.aid} is stale: run `nbgrader generate_assignment {self.aid} --force`"
         )
+        released = sorted(p.name for p in regenerated.parent.iterdir())
+        assert released == [f"{self.aid}.ipynb"], (
+            f"the release of {self.aid} carries instructor files: {released} "
+            "(nbgrader_config.py's CourseDirectory.ignore must list them)")
 
     @pytest.mark.grading
     def test_solution_scores_full_marks(self, graded):
