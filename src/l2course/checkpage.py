@@ -39,6 +39,16 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-actio
        "base-uri 'none'; frame-ancestors 'none'")
 
 
+#: What a status other than ``graded`` means for the learner (details follow per cell).
+STOPPED = {
+    Status.CRASHED: "your code made the Python kernel die (os._exit, a fatal signal or "
+                    "running out of memory); the cells after it could not run.",
+    Status.LIMIT: "a limit stopped your code (time per cell, memory, processes or output); "
+                  "look for an endless loop or a huge array.",
+    Status.TAMPERED: "your code replaced a function the tests rely on; restore it.",
+}
+
+
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -91,8 +101,9 @@ def feedback_page(assignment: str, checked: Any, attempt: int) -> str:
     parts = [f"<h1>{escape(assignment)}: your self-check</h1>",
              f"<p class=\"score\">Score: {result.score:g} / {result.max_score:g}</p>"]
     if result.status != Status.GRADED:
-        parts.append(f"<p class=\"error\">Stopped: {escape(str(result.status))} — "
-                     f"{escape(result.reason)}</p>")
+        why = STOPPED.get(result.status, result.reason)
+        parts.append(f"<p class=\"error\">Stopped ({escape(str(result.status))}): "
+                     f"{escape(why)}</p>")
     for note in checked.notes:
         parts.append(f"<p class=\"meta\">Note: {escape(note)}</p>")
     items = []

@@ -28,7 +28,8 @@ def _state(args: argparse.Namespace) -> Path:
 def serve(args: argparse.Namespace) -> int:
     from .checkpool import CheckPool
     from .cli import _settings
-    from .server import ServerConfig
+    from .server import ServerConfig, token_policy
+    from .tokens import TokenStore
     from .server import serve as run_server
 
     course = Course.load(args.course_dir or Path.cwd())
@@ -39,6 +40,10 @@ def serve(args: argparse.Namespace) -> int:
     settings = _settings(args, course, args.jobs or os.cpu_count() or 1)
     config = ServerConfig(host=args.host, port=args.port, state=_state(args),
                           max_upload=args.max_upload, rate=args.rate, queue=args.queue)
+    problem = token_policy(config, TokenStore.in_dir(config.state or _state(args)))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     pool = CheckPool(course, settings)
     print(f"l2course serve: starting {pool.size} grading workers…", flush=True)
     pool.start()

@@ -353,17 +353,25 @@ def make_app(service: CheckService) -> tornado.web.Application:
         default_handler_class=NotFound, default_handler_args=kw)
 
 
+def token_policy(config: ServerConfig, tokens: TokenStore) -> str | None:
+    """Set ``config.require_tokens`` (once any token is issued); an error if unsafe to run.
+
+    Beyond loopback anyone who reaches the port could make the server run code, so the server
+    refuses to start there until the instructor has issued tokens.
+    """
+    config.require_tokens = config.require_tokens or bool(tokens.load())
+    if not is_loopback(config.host) and not config.require_tokens:
+        return (f"listening on {config.host} (beyond loopback) needs learner tokens: anyone who "
+                "reaches the server could run code on it. Issue them first with\n"
+                "    l2course tokens issue LEARNER [LEARNER ...]")
+    return None
+
+
 def serve(course: Course, pool: CheckPool, config: ServerConfig) -> int:
-    """Run the server until SIGINT/SIGTERM; returns an exit status."""
-    state = config.state or course.root / "check-server"
+    """Run the server until SIGINT/SIGTERM (``config`` passed :func:`token_policy`)."""
+    assert config.state is not None
+    state = config.state
     tokens = TokenStore.in_dir(state)
-    has_tokens = bool(tokens.load())
-    if not is_loopback(config.host) and not has_tokens:
-        print(f"error: listening on {config.host} (beyond loopback) needs learner tokens: "
-              "anyone who reaches the server could run code on it. Issue them first with\n"
-              "    l2course tokens issue LEARNER [LEARNER ...]", flush=True)
-        return 2
-    config.require_tokens = config.require_tokens or has_tokens
     service = CheckService(course, pool, config, tokens, AttemptLog(state))
     return asyncio.run(_run(service, config, state))
 
