@@ -6,7 +6,7 @@ can be uploaded to the wrong exercise), 2 grading workers, a queue of 4, tokens 
 learner. Through the upload page in Debian's Chromium: a correct, a wrong, a crashing and a
 hanging notebook, then every kind of bad input, each answered with its message; the page works
 offline and on a phone. Over HTTP: tokens, the rate limit, the busy answer, and a bounded load
-test (``L2_LOAD_UPLOADS`` uploads, default 40, from 8 concurrent learners) in which every
+test (``L2_LOAD_UPLOADS`` uploads, default 24, from 8 concurrent learners) in which every
 request is answered and each answer belongs to its own upload. The load figures (latency p50/p95,
 the server's memory at rest and under load) go to ``_build/check-server-load.json``.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.grading
 GRADER = REPO / "tests" / "grader"
 CORPUS = GRADER / "corpus" / "submitted"
 L2COURSE = [sys.executable, "-m", "l2course.cli"]
-LOAD_UPLOADS = int(os.environ.get("L2_LOAD_UPLOADS", "40"))
+# 24 keeps the module near 3 min on a busy 2-core machine; L2_LOAD_UPLOADS=40 for the full figure
+LOAD_UPLOADS = int(os.environ.get("L2_LOAD_UPLOADS", "24"))
 LOAD_CLIENTS = 8
 RATE = 12  # per learner per minute: the load test's learners upload 5 times in well over 10 s
 MAX_UPLOAD = 1024**2
@@ -311,7 +313,8 @@ def test_load_every_upload_answered_nothing_mixed(server: Server) -> None:
     """``LOAD_UPLOADS`` uploads from 8 learners at once, each honouring 503 Retry-After."""
     per_client = LOAD_UPLOADS // LOAD_CLIENTS
     kinds = [("correct", corpus("correct"), 5.0), ("partial", corpus("partial"), 2.0)]
-    latencies: list[float] = []
+    latencies: list[float] = []  # per upload, from the first try to the answer
+    service: list[float] = []  # per upload, in the server: waiting for a worker + the check
     busy: list[int] = []
     failures: list[str] = []
     peak = [0]
@@ -344,6 +347,7 @@ def test_load_every_upload_answered_nothing_mixed(server: Server) -> None:
                     time.sleep(min(int(r.headers["Retry-After"]), 5))
                 latencies.append(time.perf_counter() - began)
                 data = r.json() if r.status_code == 200 else {}
+                service.append(data.get("seconds", 0.0))
                 if (r.status_code != 200 or data["learner"] != learner or data["score"] != score
                         or data["attempt"] != j + 1
                         or (name == "nonce") != (nonce in r.text)
@@ -366,6 +370,8 @@ def test_load_every_upload_answered_nothing_mixed(server: Server) -> None:
         "wall_s": round(wall, 1), "busy_503": len(busy),
         "p50_s": round(statistics.median(latencies), 2),
         "p95_s": round(statistics.quantiles(latencies, n=20)[-1], 2),
+        "server_p50_s": round(statistics.median(service), 2),
+        "server_p95_s": round(statistics.quantiles(service, n=20)[-1], 2),
         "rss_rest_mb": round(rest / 1024**2), "rss_peak_mb": round(peak[0] / 1024**2),
         "load_average": os.getloadavg(),
     }
@@ -405,13 +411,18 @@ def _build_pages(root: Path, config_yml: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-W", "-q", str(root),
                            str(root / "_build")], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    return (root / "_build" / "exercises" / "ex01-demo" / "ex01-demo.html").read_text()
+    return text_of((root / "_build" / "exercises" / "ex01-demo" / "ex01-demo.html").read_text())
+
+
+def text_of(html: str) -> str:
+    """The page without tags (Sphinx splits inline code into one span a word)."""
+    return re.sub(r"<[^>]+>", "", html)
 
 
 def test_exercise_pages_point_to_the_server_when_configured(tmp_path: Path) -> None:
     url = "https://check.example.org/"
     html = _build_pages(tmp_path / "with", f"l2course:\n  check_server: {url}\n")
-    assert f'href="{url}?assignment=ex01-demo"' in html and "Check your work online" in html
+    assert f"{url}?assignment=ex01-demo" in html and "Check your work online" in html
     html = _build_pages(tmp_path / "without", "l2course:\n  check_server: ''\n")
     assert "l2course check ex01-demo.ipynb" in html and "example.org" not in html
 
@@ -421,4 +432,4 @@ def test_the_book_points_to_l2course_check(built_book: Any) -> None:
     pages = sorted(Path(built_book.html_dir).glob("exercises/*/*.html"))
     assert pages, "no exercise page in the built book"
     for page in pages:
-        assert f"l2course check {page.stem}.ipynb" in page.read_text(), page.name
+        assert f"l2course check {page.stem}.ipynb" in text_of(page.read_text()), page.name

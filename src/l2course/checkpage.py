@@ -138,11 +138,13 @@ def error_page(status: int, message: str, assignment: str = "") -> str:
     return _page("Cannot check this upload", body)
 
 
-def feedback_json(assignment: str, learner: str, checked: Any, attempt: int) -> dict[str, Any]:
+def feedback_json(assignment: str, learner: str, checked: Any, attempt: int,
+                  seconds: float) -> dict[str, Any]:
     """The JSON answer: score, max score, per-cell results and messages (no test code)."""
     result: Result = checked.result
     return {
         "assignment": assignment, "learner": learner, "attempt": attempt,
+        "seconds": round(seconds, 2),
         "status": str(result.status), "reason": result.reason,
         "score": result.score, "max_score": result.max_score,
         "full_marks": result.full_marks, "notes": list(checked.notes),

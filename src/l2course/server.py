@@ -190,8 +190,8 @@ class CheckService:
         return path
 
     async def check(self, learner: str, assignment: str, upload: HTTPFile | None
-                    ) -> tuple[Any, int]:
-        """Validate, queue and grade one upload; returns ``(Checked, attempt number)``."""
+                    ) -> tuple[Any, int, float]:
+        """Validate, queue and grade one upload: ``(Checked, attempt number, seconds)``."""
         state = self.admit(learner)
         folder = Path(tempfile.mkdtemp(prefix="l2course-upload-"))
         try:
@@ -222,7 +222,7 @@ class CheckService:
         result = checked.result
         attempt = self.attempts.add(learner, assignment, str(result.status), result.score,
                                     result.max_score, round(seconds, 2))
-        return checked, attempt
+        return checked, attempt, seconds
 
 
 class Base(tornado.web.RequestHandler):
@@ -321,13 +321,13 @@ class Check(Base):
                                 self.request.remote_ip or "unknown")
             s.assignment(name)
             upload = (files.get("notebook") or [None])[0]
-            checked, attempt = await s.check(learner, name, upload)
+            checked, attempt, seconds = await s.check(learner, name, upload)
         except Refused as refused:
             self.refuse(refused.status, refused.message, refused.retry_after, name)
             return
         if self.wants_json():
             self.set_header("Content-Type", "application/json")
-            self.finish(json.dumps(feedback_json(name, learner, checked, attempt)))
+            self.finish(json.dumps(feedback_json(name, learner, checked, attempt, seconds)))
             return
         private = getattr(checked, "feedback_html", None)
         if private:
