@@ -433,3 +433,29 @@ def test_the_book_points_to_l2course_check(built_book: Any) -> None:
     assert pages, "no exercise page in the built book"
     for page in pages:
         assert f"l2course check {page.stem}.ipynb" in text_of(page.read_text()), page.name
+
+
+# --------------------------------------------------------------------------- units
+def test_token_store_keeps_hashes_and_replaces_tokens(tmp_path: Path) -> None:
+    from l2course.tokens import TokenStore
+
+    store = TokenStore.in_dir(tmp_path)
+    first = store.issue(["ann", "ben"])
+    assert store.learner_of(first["ann"]) == "ann" and store.learner_of("guess") is None
+    again = store.issue(["ann"])  # a lost token is replaced: the old one stops working
+    assert store.learner_of(first["ann"]) is None and store.learner_of(again["ann"]) == "ann"
+    assert store.revoke(["ben", "nobody"]) == ["nobody"]
+    assert store.learner_of(first["ben"]) is None
+    assert first["ann"] not in store.path.read_text()
+    assert oct(store.path.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(ValueError, match="invalid learner id"):
+        store.issue(["../etc"])
+
+
+@pytest.mark.parametrize("host, loopback", [("127.0.0.1", True), ("localhost", True),
+                                            ("::1", True), ("0.0.0.0", False),
+                                            ("192.168.1.5", False), ("example.org", False)])
+def test_loopback(host: str, loopback: bool) -> None:
+    from l2course.server import is_loopback
+
+    assert is_loopback(host) is loopback

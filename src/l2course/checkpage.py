@@ -35,7 +35,8 @@ pre { white-space: pre-wrap; margin: .25rem 0 0; font-size: .9rem; }
 """
 
 #: Our pages: no script, nothing from elsewhere, forms post only here.
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; "
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:; "
+       "form-action 'self'; "
        "base-uri 'none'; frame-ancestors 'none'")
 
 
@@ -85,7 +86,9 @@ def upload_page(assignments: list[str], *, tokens: bool, selected: str = "", tok
         "accept=\".ipynb,application/x-ipynb+json,application/json\">"
         f"<p class=\"hint\">At most {max_upload / 1024**2:g} MB; at most {rate} checks a "
         "minute.</p>"
-        "<button type=\"submit\">Check my notebook</button></form>")
+        "<button type=\"submit\">Check my notebook</button>"
+        "<p class=\"hint\">A check takes a few seconds, longer when many learners check at "
+        "once: keep this page open.</p></form>")
     return _page("Check your exercise notebook", body)
 
 
