@@ -197,15 +197,17 @@ def test_rate_limit_per_learner(server: Server) -> None:
 
 def test_one_check_at_a_time_per_learner(server: Server) -> None:
     first: dict[str, httpx.Response] = {}
+    # the first check runs at least 5 s (an endless loop, stopped by the cell time limit)
     thread = threading.Thread(
-        target=lambda: first.setdefault("r", server.post("fixture", corpus("correct"),
+        target=lambda: first.setdefault("r", server.post("fixture", corpus("infinite-loop"),
                                                          learner="carol")))
     thread.start()
-    time.sleep(0.5)
+    time.sleep(1.5)
     second = server.post("fixture", corpus("correct"), learner="carol")
     thread.join()
     assert second.status_code == 429 and "already have a check running" in second.text
-    assert first["r"].status_code == 200 and first["r"].json()["score"] == 5.0
+    assert first["r"].status_code == 200
+    assert (first["r"].json()["status"], first["r"].json()["score"]) == ("limit", 0.0)
 
 
 def test_beyond_loopback_needs_tokens(tmp_path: Path) -> None:
@@ -389,7 +391,7 @@ def test_attempts_counted_gradebook_untouched(server: Server) -> None:
                           text=True, env=tool_env(), check=True)
     rows = {tuple(line.split("\t")[:2]): line.split("\t") for line in proc.stdout.splitlines()}
     assert rows[("spam", "fixture")][2] == str(RATE)  # the refused 13th is not an attempt
-    assert rows[("carol", "fixture")][2:5] == ["1", "5", "5"]
+    assert rows[("carol", "fixture")][2:5] == ["1", "0", "5"]  # the refused second is not
     for kind in ("gradebook.db", "submitted", "autograded", "feedback", "grades.csv"):
         assert not (server.course / kind).exists(), kind
     assert (server.course / "check-server" / "attempts.sqlite").is_file()
