@@ -49,6 +49,7 @@ MAX_UPLOAD = 1024**2
 LEARNERS = ["alice", "bob", "carol", "spam", *(f"load-{i}" for i in range(LOAD_CLIENTS))]
 HIDDEN_CODE = ("np.arange(4)", "BEGIN HIDDEN", "allclose", "assert ")
 CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = REPO / "_build" / "screenshots" / "check-server"
 ELSEWHERE: list[str] = []  # requests the browser made to any other host (there must be none)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
@@ -267,6 +268,8 @@ def test_upload_page_offline_on_a_phone(server: Server, page: Any) -> None:
         assert box["height"] >= 24 and box["x"] + box["width"] <= 390, control
     labels = page.eval_on_selector_all("label", "els => els.map(e => e.htmlFor)")
     assert {"assignment", "token", "notebook"} <= set(labels)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "upload-page.png"), full_page=True)
     assert ELSEWHERE == []
 
 
@@ -277,6 +280,9 @@ def test_correct_wrong_and_hostile_through_the_page(server: Server, page: Any,
     text = upload(page, server, tmp_path, "fixture.ipynb", corpus("wrong"))
     assert "Score: 0 / 5" in text and "[1, 2] should give 5" in text
     assert not any(code in page.content() for code in HIDDEN_CODE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # phone: no sideways
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "feedback-wrong.png"), full_page=True)
     # a kernel that kills itself, then one that never ends: only those checks are affected
     text = upload(page, server, tmp_path, "fixture.ipynb", corpus("os-exit"))
     assert "Score: 0 / 5" in text and "crashed" in text and "KernelDied" in text
