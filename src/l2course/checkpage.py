@@ -8,6 +8,7 @@ grader provides its own private page (``Checked.feedback_html``) the server send
 
 from __future__ import annotations
 
+import re
 from html import escape
 from typing import Any
 
@@ -131,6 +132,17 @@ def feedback_page(assignment: str, checked: Any, attempt: int) -> str:
     parts.append(f"<p><a href=\"/?assignment={escape(assignment)}\">Check another notebook"
                  "</a></p>")
     return _page(f"{assignment}: your self-check", "".join(parts))
+
+
+def with_back_link(page: str, assignment: str, attempt: int) -> str:
+    """The grader's own private page with a line on top: attempt number, "check another"."""
+    bar = (f"<nav class=\"l2course-check\" style=\"font: 1rem/1.5 system-ui, sans-serif; "
+           f"padding: .5rem 1rem\"><a href=\"/?assignment={escape(assignment)}\">Check "
+           f"another notebook</a> · attempt {attempt}, not recorded as a grade</nav>")
+    match = re.search(r"<body[^>]*>", page, flags=re.IGNORECASE)
+    if match is None:
+        return bar + page
+    return page[:match.end()] + bar + page[match.end():]
 
 
 def error_page(status: int, message: str, assignment: str = "") -> str:

@@ -44,7 +44,8 @@ import tornado.web
 from tornado.httputil import HTTPFile, parse_body_arguments
 
 from .attempts import AttemptLog
-from .checkpage import CSP, error_page, feedback_json, feedback_page, upload_page
+from .checkpage import (CSP, error_page, feedback_json, feedback_page, upload_page,
+                        with_back_link)
 from .checkpool import CheckJob, CheckPool
 from .course import Course
 from .submissions import STUDENT_ID, read_notebook
@@ -335,7 +336,7 @@ class Check(Base):
             self.set_header("Content-Security-Policy",
                             CSP.replace("default-src 'none';",
                                         "default-src 'none'; script-src 'unsafe-inline';"))
-            self.finish(private)
+            self.finish(with_back_link(private, name, attempt))
         else:
             self.finish(feedback_page(name, checked, attempt))
 
