@@ -2,6 +2,7 @@
 
   l2course grade ASSIGNMENT SUBMISSIONS   grade submitted/<student>/ASSIGNMENT/ (folder or zip)
   l2course check NOTEBOOK                 self-check one completed exercise notebook
+  l2course serve                          the self-check server (upload page; serve_cli.py)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .grading import check_notebook, grade_class
 from .models import Limits, Settings, parse_size
 from .report import Progress, check_report, summary_table
 from .sandbox import SandboxUnavailable, check_sandbox
+from .serve_cli import add_commands as add_server_commands
 from .submissions import SubmissionError
 
 
@@ -108,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="assignment id (default: the notebook's file name)")
     _add_limits(c)
     c.set_defaults(func=check)
+    add_server_commands(sub, _add_limits)  # serve, tokens, attempts (serve_cli.py)
     return parser
 
 
