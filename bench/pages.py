@@ -36,34 +36,25 @@ def local_file(html: Path, url: str) -> Path | None:
     return path if path.is_file() else None
 
 
-def measure(browser: Any, html: Path, url: str) -> dict[str, Any]:
-    """One cold load: bytes (from the served files), requests, load and typeset times."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    urls: list[str] = []
-    page.on("request", lambda r: urls.append(r.url))
-    page.goto(url, wait_until="load", timeout=60_000)
-    load_s = page.evaluate(
-        "() => performance.getEntriesByType('navigation')[0].loadEventEnd / 1000"
-    )
-    typeset_s = None
-    has_maths = page.evaluate("() => !!document.querySelector('.math')")
-    if has_maths and not page.evaluate("() => !!window.MathJax"):
+def typeset_seconds(page: Any) -> float | None:
+    """Seconds from navigation until the page's maths is on screen (None without maths)."""
+    if not page.evaluate("() => !!document.querySelector('.math')"):
+        return None
+    if not page.evaluate("() => !!window.MathJax"):
         # Typeset at build time (_ext/l2book/maths.py): on screen once the maths fonts are in.
-        typeset_s = page.evaluate(
-            "() => document.fonts.ready.then(() => performance.now() / 1000)"
-        )
-    elif has_maths:
-        page.wait_for_function(
-            "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
-        )
-        page.evaluate(
-            "() => { MathJax.startup.promise.then(() => { window.__l2_typeset = performance.now(); }); }"
-        )
-        page.wait_for_function("() => window.__l2_typeset", timeout=30_000)
-        typeset_s = page.evaluate("() => window.__l2_typeset / 1000")
-    page.evaluate("() => document.fonts.ready.then(() => true)")
-    context.close()
+        return page.evaluate("() => document.fonts.ready.then(() => performance.now() / 1000)")
+    page.wait_for_function(
+        "() => window.MathJax && MathJax.startup && MathJax.startup.promise", timeout=30_000
+    )
+    page.evaluate(
+        "() => { MathJax.startup.promise.then(() => { window.__l2_typeset = performance.now(); }); }"
+    )
+    page.wait_for_function("() => window.__l2_typeset", timeout=30_000)
+    return page.evaluate("() => window.__l2_typeset / 1000")
+
+
+def weigh(html: Path, urls: list[str]) -> dict[str, Any]:
+    """Bytes the requested ``urls`` cost, read from the served files (raw, page+figures, gzip)."""
     raw = gz = content = 0
     foreign = []
     for u in urls:
@@ -78,15 +69,24 @@ def measure(browser: Any, html: Path, url: str) -> dict[str, Any]:
         if not urlparse(u).path.startswith("/_static/"):
             content += len(data)  # the page itself and its figures (not theme, MathJax, fonts)
         gz += len(gzip.compress(data, compresslevel=6))
-    return {
-        "bytes": raw,
-        "content": content,
-        "gzip": gz,
-        "requests": len(urls),
-        "load_s": load_s,
-        "typeset_s": typeset_s,
-        "not_served": foreign,
-    }
+    return {"bytes": raw, "content": content, "gzip": gz, "requests": len(urls),
+            "not_served": foreign}
+
+
+def measure(browser: Any, html: Path, url: str) -> dict[str, Any]:
+    """One cold load: bytes (from the served files), requests, load and typeset times."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    urls: list[str] = []
+    page.on("request", lambda r: urls.append(r.url))
+    page.goto(url, wait_until="load", timeout=60_000)
+    load_s = page.evaluate(
+        "() => performance.getEntriesByType('navigation')[0].loadEventEnd / 1000"
+    )
+    typeset_s = typeset_seconds(page)
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    context.close()
+    return {**weigh(html, urls), "load_s": load_s, "typeset_s": typeset_s}
 
 
 def du(path: Path) -> int:
