@@ -10,18 +10,14 @@ serve ``_build/singlehtml`` on 127.0.0.1, wait until MathJax has typeset, and pr
 
 from __future__ import annotations
 
-import functools
-import http.server
 import re
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
+from booktools import launch, serve
 from playwright.sync_api import sync_playwright
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 # Print styles (issue 22): full-width column, wrapped code, no split figures... see the file.
 PRINT_CSS = (Path(__file__).resolve().parent / "print_pdf.css").read_text(encoding="utf-8")
 # Before printing: open every <details> (a toggled cell or dropdown cannot be clicked on paper),
@@ -51,9 +47,28 @@ FOOTER = (
 )
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
+def print_page(page: Any, url: str, out: Path) -> None:
+    """Load ``url`` in ``page``, wait for maths and fonts, apply the print styles, print to ``out``."""
+    page.goto(
+        url, wait_until="load",
+        timeout=180_000,  # a 2 MB page with ~600 figures and formulas, on a busy machine
+    )
+    # Maths typeset at build time (_ext/l2book/maths.py) needs no MathJax here, only its fonts.
+    if page.evaluate("() => !!document.querySelector('.math') && !!window.MathJax"):
+        page.evaluate(
+            "() => { MathJax.startup.promise.then(() => { window.__l2_done = true; }); }"
+        )
+        page.wait_for_function("() => window.__l2_done", timeout=120_000)
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.add_style_tag(content=PRINT_CSS)
+    page.evaluate(PREPARE_JS)
+    page.emulate_media(media="print")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    page.pdf(
+        path=str(out), format="A4", prefer_css_page_size=True, print_background=True,
+        outline=True, tagged=True, display_header_footer=True,
+        header_template="<span></span>", footer_template=FOOTER,
+    )
 
 
 def main(src: Path, out: Path) -> int:
@@ -64,45 +79,18 @@ def main(src: Path, out: Path) -> int:
     # index.html only redirects to the root page, which holds the whole book.
     target = re.search(r'url=([^"]+)"', index.read_text(encoding="utf-8"))
     start = target.group(1) if target else "index.html"
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(src))
-    )
-    server.handle_error = lambda request, client_address: None
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     foreign: list[str] = []
-    try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
-            page = browser.new_page()
-            page.route(
-                "**/*",
-                lambda route: route.continue_()
-                if route.request.url.startswith(("http://127.0.0.1", "data:"))
-                else (foreign.append(route.request.url), route.abort())[1],
-            )
-            page.goto(
-                f"http://127.0.0.1:{server.server_address[1]}/{start}", wait_until="load",
-                timeout=180_000,  # a 2 MB page with ~600 figures and formulas, on a busy machine
-            )
-            # Maths typeset at build time (l2book_assets.py) needs no MathJax here, only its fonts.
-            if page.evaluate("() => !!document.querySelector('.math') && !!window.MathJax"):
-                page.evaluate(
-                    "() => { MathJax.startup.promise.then(() => { window.__l2_done = true; }); }"
-                )
-                page.wait_for_function("() => window.__l2_done", timeout=120_000)
-            page.evaluate("() => document.fonts.ready.then(() => true)")
-            page.add_style_tag(content=PRINT_CSS)
-            page.evaluate(PREPARE_JS)
-            page.emulate_media(media="print")
-            out.parent.mkdir(parents=True, exist_ok=True)
-            page.pdf(
-                path=str(out), format="A4", prefer_css_page_size=True, print_background=True,
-                outline=True, tagged=True, display_header_footer=True,
-                header_template="<span></span>", footer_template=FOOTER,
-            )
-            browser.close()
-    finally:
-        server.shutdown()
+    with serve(src) as base, sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()
+        page.route(
+            "**/*",
+            lambda route: route.continue_()
+            if route.request.url.startswith(("http://127.0.0.1", "data:"))
+            else (foreign.append(route.request.url), route.abort())[1],
+        )
+        print_page(page, base + start, out)
+        browser.close()
     if foreign:
         print(f"warning: blocked requests to other hosts: {sorted(set(foreign))}", file=sys.stderr)
     print(f"PDF: {out} ({out.stat().st_size / 1e6:.1f} MB)")

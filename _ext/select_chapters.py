@@ -11,7 +11,7 @@ once. Parts left empty are dropped.
 
 The config is the course's ``_config.yml`` plus ``sphinx.config.l2book_elsewhere``: the title of
 every left-out page and labelled section, and the full course's published URL (``html.baseurl``),
-which ``_ext/l2book_elsewhere.py`` uses to turn references to them into links to the full
+which ``_ext/l2book/elsewhere.py`` uses to turn references to them into links to the full
 course. Relative paths (local extensions) are rewritten for OUT_DIR; when OUT_DIR is not the
 course folder, the executed notebooks come from the course's own ``_build/.jupyter_cache``, so a
 selection re-executes nothing the full book already ran. ``OUT_DIR`` = ``.`` rewrites the
@@ -27,11 +27,10 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
+from booktools import REPO, load_toc, toc_files
 CHAPTER_OF = re.compile(r"^(?:ex)?(\d+)[-_]")
 LABEL_THEN_HEADING = re.compile(r"^\(([\w.:-]+)\)=[ \t]*\n(?:[ \t]*\n)*#+[ \t]+(.+)$", re.M)
 NUMBER_ROLE = re.compile(r"\S+\s+\{tocnum\}`[^`]*`\s*:?\s*")
@@ -46,20 +45,6 @@ def chapter_of(docname: str) -> str | None:
     """The chapter key (``"03"``) a page belongs to, from its file name; None for shared pages."""
     match = CHAPTER_OF.match(docname.rsplit("/", 1)[-1])
     return match.group(1) if match else None
-
-
-def toc_files(toc: dict) -> Iterator[str]:
-    """Every ``file`` of a jb-book toc, root first, in reading order."""
-    yield str(toc["root"])
-
-    def walk(entries: list[dict]) -> Iterator[str]:
-        for entry in entries:
-            if "file" in entry:
-                yield str(entry["file"])
-            for key in ("parts", "chapters", "sections"):
-                yield from walk(entry.get(key, []))
-
-    yield from walk([{k: toc[k] for k in ("parts", "chapters") if k in toc}])
 
 
 def normalise(keys: list[str], available: list[str]) -> list[str]:
@@ -165,7 +150,7 @@ def selection_config(config: dict, elsewhere: dict, out: Path) -> dict:
 
 def write_selection(out: Path, keys: list[str]) -> list[str]:
     """Write ``out/_toc.yml`` and ``out/_config.yml``; return the left-out pages."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
+    toc = load_toc(REPO / "_toc.yml")
     config = yaml.safe_load((REPO / "_config.yml").read_text(encoding="utf-8"))
     pages = list(toc_files(toc))
     available = sorted({k for k in map(chapter_of, pages) if k is not None})

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+from booktools import assignments, load_toc, toc_files
 from filelock import FileLock
-
-from l2course.course import Course
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -46,19 +44,7 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 
 def toc_documents() -> list[str]:
     """Every document named in ``_toc.yml``, in reading order (without suffix), root first."""
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text(encoding="utf-8"))
-    files = [str(toc["root"])]
-
-    def walk(entries: list[dict]) -> None:
-        for entry in entries:
-            if "file" in entry:
-                files.append(str(entry["file"]))
-            walk(entry.get("sections", []))
-            walk(entry.get("chapters", []))
-
-    walk(toc.get("parts", []))
-    walk(toc.get("chapters", []))
-    return files
+    return list(toc_files(load_toc(REPO / "_toc.yml")))
 
 
 @dataclass(frozen=True)
@@ -143,8 +129,12 @@ def built_book(run_id: str) -> BookBuild:
 
 
 @pytest.fixture(scope="session")
-def instructor_book(run_id: str) -> BookBuild:
-    """The instructor edition, built once per test run by ``make book-instructor``."""
+def instructor_book(run_id: str, built_book: BookBuild) -> BookBuild:
+    """The instructor edition, built once per test run by ``make book-instructor``.
+
+    After the learner edition, whose executed chapters it reads from the shared jupyter-cache
+    (``_instructor/build_config.py``): only the solutions execute here.
+    """
     build_dir = REPO / "_build"
     build_dir.mkdir(exist_ok=True)
     record = build_dir / "test-instructor.json"
@@ -174,7 +164,7 @@ def instructor_book(run_id: str) -> BookBuild:
 # -- assignments and chapters, derived from the folders (never typed by hand) ------------------
 
 #: Every assignment: ``solutions/<id>/<id>.ipynb`` (the folder is named in nbgrader_config.py).
-ASSIGNMENTS = Course.load(REPO).assignments()
+ASSIGNMENTS = assignments(REPO)
 
 
 def exercise_of(chapter: Path) -> str:

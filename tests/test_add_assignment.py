@@ -26,7 +26,7 @@ pytestmark = pytest.mark.grading
 
 NEW = "ex99-scratch"
 COPIED = ["nbgrader_config.py", "_toc.yml", "_config.yml", "_config_instructor.yml", "pyproject.toml",
-          "_instructor", "solutions", "exercises", "chapters", "tests"]
+          "_instructor", "_ext", "solutions", "exercises", "chapters", "tests"]
 
 
 def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:

@@ -17,13 +17,10 @@ the reason while the feature is absent, and test it once it exists.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -35,26 +32,18 @@ import yaml
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCREENSHOTS = REPO / "_build" / "screenshots"
 # Seconds from navigation start until MathJax has typeset the page. The 1.5 s target is measured
 # on a quiet machine by bench/pages.py (~0.5-1.2 s); here the suite shares 2 cores with notebook
 # executions in other workers, so the budget only catches a MathJax that hangs or crawls.
-# With Node on PATH the build typesets the maths (_ext/l2book_assets.py): pages load no MathJax
+# With Node on PATH the build typesets the maths (_ext/l2book/maths.py): pages load no MathJax
 # script, only its CHTML stylesheet and fonts. Without Node, MathJax typesets in the browser.
 PRERENDERED = shutil.which("node") is not None
 TYPESET_BUDGET_S = float(os.environ.get("L2_TYPESET_BUDGET_S", "8"))
 SERIOUS = {"serious", "critical"}
 ALLOWED_HOSTS = {"127.0.0.1"}
 
+from booktools import CHROMIUM, NO_CHROMIUM, launch_persistent, serve  # noqa: E402
 from conftest import toc_documents  # noqa: E402
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -76,39 +65,24 @@ EXTRA_PAGES = ["search", "genindex"]
 
 
 # --------------------------------------------------------------------------- server and browser
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
 @pytest.fixture(scope="module")
 def site(built_book: Any) -> Iterator[str]:
     """Base URL of the built learner edition, served on 127.0.0.1 by a threaded server."""
     html = Path(built_book.html_dir)
     if not (html / "index.html").exists():
         pytest.fail(f"the book did not build (exit {built_book.returncode}); see _build/test-build.log")
-    handler = functools.partial(_QuietHandler, directory=str(html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(html) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        pytest.skip(NO_CHROMIUM)
     with playwright_api.sync_playwright() as pw:
-        profile = tmp_path_factory.mktemp("chromium-profile")
-        context = pw.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            args=CHROMIUM_ARGS,
-            headless=True,
+        context = launch_persistent(
+            pw,
+            tmp_path_factory.mktemp("chromium-profile"),
             viewport={"width": 1280, "height": 900},
             locale="en-US",
             service_workers="block",

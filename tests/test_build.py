@@ -83,7 +83,7 @@ def test_no_page_loads_from_a_third_party_host(built_book: BookBuild) -> None:
 def test_mathjax_is_served_from_the_book(built_book: BookBuild) -> None:
     """Maths comes from the book's own vendored MathJax 3, never from a CDN.
 
-    With Node on PATH the build typesets it (``_ext/l2book_assets.py``): the page holds MathJax's
+    With Node on PATH the build typesets it (``_ext/l2book/maths.py``): the page holds MathJax's
     CHTML markup with its MathML, links ``_static/mathjax/chtml.css`` and loads no MathJax script;
     the woff fonts that stylesheet names are in the build. Without Node, the page loads MathJax
     from ``_static/``.

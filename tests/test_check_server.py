@@ -418,7 +418,7 @@ def _build_pages(root: Path, config_yml: str) -> str:
     (root / "exercises" / "ex01-demo").mkdir(parents=True)
     (root / "conf.py").write_text(
         f"import sys\nsys.path.insert(0, {str(REPO / '_ext')!r})\n"
-        "extensions = ['l2book_checkserver']\nexclude_patterns = ['_build']\n")
+        "extensions = ['l2book.checkserver']\nexclude_patterns = ['_build']\n")
     (root / "index.rst").write_text("Course\n======\n\n.. toctree::\n\n"
                                     "   exercises/ex01-demo/ex01-demo\n")
     (root / "exercises" / "ex01-demo" / "ex01-demo.rst").write_text("Demo\n====\n\nText.\n")

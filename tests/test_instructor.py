@@ -29,6 +29,13 @@ def test_instructor_edition_builds_without_warnings(instructor_book: BookBuild) 
     assert not problems, "\n".join(problems)
 
 
+def test_instructor_edition_executes_no_chapter_again(instructor_book: BookBuild) -> None:
+    """The chapters come from the learner edition's jupyter-cache (``make book`` ran first)."""
+    executed = re.findall(r"^(\S*/chapters/\S+\.ipynb): Executing notebook", instructor_book.log, re.M)
+    assert not executed, f"chapters executed again (cache not shared): {executed}"
+    assert re.search(r"/chapters/\S+\.ipynb: Using cached notebook", instructor_book.log)
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_solution_page_shows_the_executed_solution_collapsed(
     instructor_book: BookBuild, assignment: str
@@ -63,35 +70,23 @@ def test_learner_pages_are_in_the_instructor_edition(
 @pytest.fixture(scope="module")
 def instructor_visits(instructor_book: BookBuild, tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One load of each solution page of the instructor edition in Chromium (served on 127.0.0.1)."""
-    import functools
-    import http.server
-    import threading
-
-    from test_browser import CHROMIUM, CHROMIUM_ARGS, _QuietHandler, load, playwright_api
+    from booktools import CHROMIUM, NO_CHROMIUM, launch_persistent, serve
+    from test_browser import load, playwright_api
 
     if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+        pytest.skip(NO_CHROMIUM)
     assert instructor_book.returncode == 0, instructor_book.log[-3000:]
-    handler = functools.partial(_QuietHandler, directory=str(instructor_book.html_dir))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}/"
     visits = {}
-    try:
-        with playwright_api.sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                str(tmp_path_factory.mktemp("chromium-instructor")),
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True,
-                viewport={"width": 1280, "height": 900}, service_workers="block",
-            )
-            try:
-                for a in ASSIGNMENTS:
-                    visits[a] = load(context, f"{base}solutions/{a}/{a}.html")
-            finally:
-                context.close()
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve(instructor_book.html_dir) as base, playwright_api.sync_playwright() as pw:
+        context = launch_persistent(
+            pw, tmp_path_factory.mktemp("chromium-instructor"),
+            viewport={"width": 1280, "height": 900}, service_workers="block",
+        )
+        try:
+            for a in ASSIGNMENTS:
+                visits[a] = load(context, f"{base}solutions/{a}/{a}.html")
+        finally:
+            context.close()
     return visits
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from booktools import CHROMIUM, NO_CHROMIUM
 from conftest import REPO, tool_env, toc_documents
 
 pytestmark = [pytest.mark.build, pytest.mark.browser]
@@ -58,8 +59,8 @@ class Printed:
 @pytest.fixture(scope="module")
 def printed_book(built_book) -> Printed:
     """``make pdf``, once per test run (after the HTML build, whose cache it reuses)."""
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    if not CHROMIUM.exists():
+        pytest.skip(NO_CHROMIUM)
     if shutil.which("pdftotext") is None:
         pytest.skip("poppler-utils (pdftotext, pdfinfo, pdftoppm) is not installed")
     PDF.unlink(missing_ok=True)

@@ -18,7 +18,7 @@
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
       ready = MathJax.startup.promise;  // typeset in the browser (no Node at build time)
     } else if (document.querySelector("mjx-container")) {
-      ready = Promise.resolve();  // typeset at build time (l2book_assets.py)
+      ready = Promise.resolve();  // typeset at build time (_ext/l2book/maths.py)
     }
     if (ready) {
       // Widths settle once MathJax's web fonts have loaded.

@@ -1,8 +1,8 @@
 """The book on a phone (issue 21): pages that fit 390 px, and a λ widget that reads as text.
 
-Loaded by ``l2book_assets`` (``app.setup_extension``). Two pieces:
+Wired by ``l2book.setup``. Two pieces:
 
-* ``l2book-responsive.css`` (in ``l2book_static/``, 2 kB, on every page): long inline code wraps,
+* ``l2book-responsive.css`` (in ``l2book/static/``, 2 kB, on every page): long inline code wraps,
   images and matplotlib's ``to_jshtml()`` widget scale to the column (its slider was a fixed
   374 px), its buttons and radio buttons are at least 24 px, and titles shrink below 576 px.
 * A text readout for a ``to_jshtml()`` animation wrapped by its notebook in
@@ -23,11 +23,12 @@ from typing import Any
 from docutils import nodes
 from sphinx.application import Sphinx
 
-from l2book_assets import rewrite_raw_nodes
+from .raw_html import rewrite_raw_nodes
 
 LABELLED = re.compile(r'<div class="l2-anim" data-frame-labels="([^"]*)"')
 SLIDER = re.compile(r'<input id="(_anim_slider[0-9a-f]+)"[^>]*>')
 ANIM_JS = "l2book-anim.js"
+STYLESHEET = "l2book-responsive.css"  # in l2book/static, added to html_static_path by theme.py
 
 
 def add_frame_readout(text: str) -> str:
@@ -47,21 +48,13 @@ def add_frame_readout(text: str) -> str:
     return text[: slider.start()] + new_tag + readout + text[slider.end() :]
 
 
-def _readouts(app: Sphinx, doctree: nodes.document, docname: str) -> None:
+def readouts(app: Sphinx, doctree: nodes.document, docname: str) -> None:
     rewrite_raw_nodes(doctree, add_frame_readout)
 
 
-def _anim_script(
+def anim_script(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
     """Load ``l2book-anim.js`` on the pages that have a readout, and only there."""
     if "l2-anim-readout" in str(context.get("body") or ""):
         app.add_js_file(ANIM_JS, defer="defer")
-
-
-def setup(app: Sphinx) -> dict[str, Any]:
-    # The static folder (l2book_static) is added to html_static_path by l2book_assets.
-    app.add_css_file("l2book-responsive.css")
-    app.connect("doctree-resolved", _readouts)
-    app.connect("html-page-context", _anim_script)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,5 +1,5 @@
 // Typeset the book's maths at build time with the vendored MathJax 3.2.2 (called by
-// _ext/l2book_assets.py, once per build). Reads JSON on stdin:
+// _ext/l2book/maths.py, once per build). Reads JSON on stdin:
 //   {"mathjax": "<dir of the es5 components>", "fontURL": "...", "scale": 1.273, "tex": {...},
 //    "pages": [{"name": "chapters/x", "items": [{"tex": "...", "display": true}, ...]}, ...]}
 // and writes JSON on stdout: {"pages": {"chapters/x": ["<mjx-container ...>", ...]},

@@ -5,7 +5,7 @@ Two roles (see CONTRIBUTING.md, "Numbers of chapters and exercises"):
 - ``{tocref}`chapter {number} <02_mechanism>``` — a link (to a document, as ``{doc}``, or to a
   label, as ``{ref}``) whose text has ``{number}`` replaced by the toc number of the target's
   page and ``{title}`` by that page's title. Without an explicit text it reads ``chapter {number}``. Resolved at write time, after
-  every label is known; a target the build left out is handled by ``l2book_elsewhere``.
+  every label is known; a target the build left out is handled by ``elsewhere.py``.
 - ``{tocnum}`ex01-penalty``` — the bare number, as plain text, so that it can sit in a title
   (``# Exercise {tocnum}`ex01-penalty`: ...``) and reach the sidebar. Resolved while reading.
 
@@ -170,13 +170,3 @@ def purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
 def merge(app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment) -> None:
     users = env.__dict__.setdefault("l2book_tocnum_docs", set())
     users.update(d for d in other.__dict__.get("l2book_tocnum_docs", set()) if d in docnames)
-
-
-def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_role("tocnum", TocNumRole())
-    app.add_role("tocref", TocRefRole())
-    app.add_post_transform(NumberTocRefs)
-    app.connect("env-get-outdated", reread_when_numbers_change)
-    app.connect("env-purge-doc", purge)
-    app.connect("env-merge-info", merge)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

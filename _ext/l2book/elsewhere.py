@@ -3,7 +3,7 @@
 ``make book CHAPTERS="01 03 04"`` builds a book without chapters 2 and 5, while the pages every
 selection keeps (glossary, ledger, exercises index, ...) still name them with ``{doc}``, ``{ref}``
 and ``{tocref}``. ``_ext/select_chapters.py`` writes, into the selection's ``_config.yml``, the
-config value ``l2book_elsewhere``::
+config value ``l2book_elsewhere`` (declared in ``l2book.setup``)::
 
     {"url": "https://.../",                      # the full course, as published
      "docs": {"chapters/02_mechanism": "Mechanism and effect", ...},
@@ -18,7 +18,6 @@ every reference there is an ordinary link, and this module does nothing.
 
 from __future__ import annotations
 
-from typing import Any
 
 from docutils import nodes
 from sphinx import addnodes
@@ -27,6 +26,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.util import docname_join
 
 NOTE = "full course"
+CONFIG = "l2book_elsewhere"  # the config value select_chapters.py writes
 
 
 def _target(catalogue: dict, node: addnodes.pending_xref) -> tuple[str, str, str] | None:
@@ -63,9 +63,3 @@ def link_to_full_course(
     note = f" ({NOTE}: {page})" if anchor and page and page != text else f" ({NOTE})"
     wrapper += nodes.Text(note)
     return wrapper
-
-
-def setup(app: Sphinx) -> dict[str, Any]:
-    app.add_config_value("l2book_elsewhere", {}, "html", types=[dict])
-    app.connect("missing-reference", link_to_full_course)
-    return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

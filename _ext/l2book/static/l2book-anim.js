@@ -1,4 +1,4 @@
-// Keep the text readout of a to_jshtml() animation in step with its frame (l2book_responsive.py).
+// Keep the text readout of a to_jshtml() animation in step with its frame (_ext/l2book/responsive.py).
 // matplotlib's widget changes the frame from its slider, its nine buttons and its play timer, and
 // always by setting the image's src and then the slider's value: watching the src covers them all.
 (function () {
