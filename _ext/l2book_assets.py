@@ -235,6 +235,7 @@ def _slim_icons(app: Sphinx, exception: Exception | None) -> None:
         )
         for unused in (ttf, ttf.with_suffix(".woff2")):  # no longer referenced: keep the site small
             unused.unlink(missing_ok=True)
+    _keep_original(app, theme_css)
     theme_css.write_text(css, encoding="utf-8")
 
 
@@ -296,7 +297,39 @@ def _purge_unused_css(app: Sphinx, exception: Exception | None) -> None:
     for pattern in PURGED_CSS:
         for path in sorted(static.glob(pattern)):
             css = path.read_text(encoding="utf-8")
+            _keep_original(app, path)
             path.write_text(_purge_css(css, words), encoding="utf-8")
+
+
+# -- Sphinx's copies of the files rewritten above ----------------------------------------------
+# Sphinx copies static files and images into the output on every build and, when the file
+# already there differs from its source, logs "Copying the source path … will overwrite data"
+# (Sphinx 7.4, sphinx.util.osutil.copyfile): once per CSS file purged and per PNG re-encoded
+# above, 33 lines on a rebuild. So the file Sphinx wrote is kept (under the doctree folder)
+# before it is first rewritten, and put back when the next build starts: Sphinx then finds its
+# own copy, and the rewriting above runs again from the originals.
+ORIGINALS = "l2book_originals"
+
+
+def _keep_original(app: Sphinx, path: Path) -> None:
+    """Save Sphinx's version of output file ``path`` (once per build, before any rewrite)."""
+    saved = Path(app.doctreedir) / ORIGINALS / app.builder.name / path.relative_to(app.outdir)
+    if not saved.exists():
+        saved.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, saved)
+
+
+def _restore_originals(app: Sphinx) -> None:
+    """Put Sphinx's own copies back into the output before it copies its files again."""
+    root = Path(app.doctreedir) / ORIGINALS / app.builder.name
+    if not root.is_dir():
+        return
+    outdir = Path(app.outdir)
+    for saved in sorted(p for p in root.rglob("*") if p.is_file()):
+        dest = outdir / saved.relative_to(root)
+        if dest.parent.is_dir():
+            shutil.copyfile(saved, dest)
+    shutil.rmtree(root)
 
 
 def _palette_png(data: bytes) -> bytes:
@@ -331,6 +364,7 @@ def _shrink_images(app: Sphinx, exception: Exception | None) -> None:
         data = path.read_bytes()
         smaller = _palette_png(data)
         if smaller is not data:
+            _keep_original(app, path)
             path.write_bytes(smaller)
     for page in sorted(outdir.rglob("*.html")):
         text = page.read_text(encoding="utf-8")
@@ -497,6 +531,7 @@ def _configure(app: Sphinx, config: Config) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.setup_extension("l2book_responsive")  # the book on a phone (issue 21)
     app.connect("config-inited", _configure)
+    app.connect("builder-inited", _restore_originals)
     app.connect("doctree-resolved", _fix_raw_nodes)
     app.add_js_file("l2book.js", defer="defer")
     # First, so that the steps below see the final pages.

@@ -32,7 +32,7 @@ NO_MESSAGE = "lost points without an error message"
 NOT_RUN = "not graded: the submission could not be run"
 
 _ARRAY = re.compile(r"\[[^\[\]]*\]|array\([^()]*\)")
-_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?![\w])")
 _LOOKS_LIKE = re.compile(r"\bThis looks like (.+?)\.(?:\s+See\b|\s*$)", re.S)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(`'\"])")
 

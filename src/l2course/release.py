@@ -15,6 +15,7 @@ the same schema version (:func:`~l2course.speedups.fast_alembic_version`).
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -54,15 +55,18 @@ def generate(course: Course, assignment: str, db_url: str, scratch: Path) -> Pat
 GENERIC = ("Traceback", "There was an error", "Please see the")
 
 
+_EXCEPTION = re.compile(r"^\s*[A-Za-z_][\w.]*(?:Error|Exception): .+$")
+
+
 def why(out: dict[str, str]) -> str:
-    """nbgrader's own error lines from its log (else the last line of its traceback)."""
-    errors = [line.removeprefix("[ERROR]").strip()
-              for line in str(out.get("log", "")).splitlines() if line.startswith("[ERROR]")]
-    errors = [e for e in errors if e and not e.startswith(GENERIC)]
-    if errors:
-        return "\n".join(dict.fromkeys(errors))
-    lines = [line for line in str(out.get("error") or out.get("log") or "").splitlines()
-             if line.strip()]
+    """nbgrader's own error lines and the exceptions in its log, without its generic ones."""
+    log = str(out.get("log", ""))
+    found = [line.removeprefix("[ERROR]").strip() for line in log.splitlines()
+             if line.startswith("[ERROR]") or _EXCEPTION.match(line)]
+    found = [e for e in found if e and not e.startswith(GENERIC) and "Please see the" not in e]
+    if found:
+        return "\n".join(dict.fromkeys(found))
+    lines = [line for line in str(out.get("error") or log).splitlines() if line.strip()]
     return lines[-1].strip() if lines else "unknown error"
 
 
@@ -93,8 +97,24 @@ def release(course: Course, assignment: str, db_url: str | None = None) -> Path:
     command would. Raises :class:`ReleaseError` (nothing replaced) if generation fails.
     """
     fast_alembic_version()
+    db_url = db_url or course.db_url
     dest = course.folder("release") / assignment
+    new_db = _new_sqlite_file(db_url)
     with tempfile.TemporaryDirectory(prefix="l2course-release-") as tmp:
-        new = generate(course, assignment, db_url or course.db_url, Path(tmp))
+        try:
+            new = generate(course, assignment, db_url, Path(tmp))
+        except ReleaseError:
+            if new_db is not None:  # nbgrader leaves a half-made gradebook when it fails
+                new_db.unlink(missing_ok=True)
+            raise
         swap_in(new, dest)
     return dest
+
+
+def _new_sqlite_file(db_url: str) -> Path | None:
+    """The SQLite file of ``db_url`` if it does not exist yet (so a failure may remove it)."""
+    prefix = "sqlite:///"
+    if not db_url.startswith(prefix):
+        return None
+    path = Path(db_url[len(prefix):])
+    return None if path.exists() else path
