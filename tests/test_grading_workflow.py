@@ -326,3 +326,42 @@ def test_release_without_alembic_keeps_the_committed_notebook(tmp_path: Path) ->
     assert committed.read_text() == '{"committed": true}'
     assert not (course / "gradebook.db").exists()  # nor a half-made gradebook left behind
     assert sorted(p.name for p in release.iterdir()) == ["fixture.ipynb"]
+
+
+# -- item 8: quiet tools ---------------------------------------------------------------------
+
+NOISE = ("is not absolute, standardizing it", "without encryption", "will overwrite data")
+
+
+def test_nbgrader_commands_are_quiet(tmp_path: Path) -> None:
+    """With the course's nbgrader_config.py, generate and autograde print no setup noise."""
+    course = tmp_path / "course"
+    (course / "solutions").mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(HERE / "course" / "source" / "fixture", course / "solutions" / "fixture")
+    submitted = course / "submitted" / "s1" / "fixture"
+    submitted.mkdir(parents=True)
+    shutil.copy(HERE / "corpus" / "submitted" / "correct" / "fixture" / "fixture.ipynb", submitted)
+    log = ""
+    for command in (["generate_assignment", "fixture"], ["autograde", "fixture"]):
+        proc = subprocess.run([str(BIN / "nbgrader"), *command], cwd=course, capture_output=True,
+                              text=True, env=tool_env(), timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        log += proc.stdout + proc.stderr
+    assert (course / "autograded" / "s1" / "fixture" / "fixture.ipynb").exists()
+    for noise in NOISE:
+        assert noise not in log, log
+
+
+def test_grader_kernels_use_ipc_sockets() -> None:
+    """Sandboxed or not, the grader's kernels talk over private ipc sockets, never TCP."""
+    from l2course.kernel import SandboxKernelManager
+
+    for enabled, uid in ((False, 0), (True, 0)):
+        km = SandboxKernelManager(kernel_name="python3", enabled=enabled, sandbox_uid=uid)
+        try:
+            assert km.transport == "ipc"
+            assert Path(km.ip).parent == Path(km.connection_file).parent
+            assert Path(km.ip).is_absolute()
+        finally:
+            del km
