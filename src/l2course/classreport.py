@@ -6,7 +6,8 @@ rate per cell, the most frequent mistakes per cell and lateness. The page is one
 file (figures embedded as PNG data URIs, no script, no font or stylesheet from elsewhere), so it
 opens offline and can be mailed; every figure has alt text and its numbers are also in a table.
 Colours are Okabe and Ito's colour-blind-safe palette; the layout is one column that fits a phone.
-Rendering a class of 30 takes about a second, most of it importing matplotlib.
+Rendering costs about 2 s of CPU per grading run (measured on the fixture class: 1.8 s, of
+which 1.2 s is importing matplotlib and drawing the first figure).
 """
 
 from __future__ import annotations
