@@ -307,7 +307,8 @@ def _purge_unused_css(app: Sphinx, exception: Exception | None) -> None:
 # (Sphinx 7.4, sphinx.util.osutil.copyfile): once per CSS file purged and per PNG re-encoded
 # above, 33 lines on a rebuild. So the file Sphinx wrote is kept (under the doctree folder)
 # before it is first rewritten, and put back when the next build starts: Sphinx then finds its
-# own copy, and the rewriting above runs again from the originals.
+# own copy, and the rewriting above runs again from the originals. (An output folder built
+# before this existed holds rewritten files only: its first rebuild still reports them, once.)
 ORIGINALS = "l2book_originals"
 
 
