@@ -219,3 +219,29 @@ def test_a_changed_printed_number_fails_nbval(tmp_path: Path) -> None:
     assert ok.returncode == 0, ok.stdout[-2000:]
     assert ko.returncode != 0
     assert "0.668" in ko.stdout and "0.667" in ko.stdout
+
+
+def test_a_rebuild_does_not_overwrite_data(tmp_path: Path) -> None:
+    """The book's post-processing (purged CSS, palette PNGs) never makes Sphinx report that it
+    overwrites data: not on an unchanged rebuild, nor when a page with a figure is rewritten."""
+    import random
+
+    from PIL import Image
+
+    rng = random.Random(0)
+    colours = [(rng.randrange(256), rng.randrange(256), rng.randrange(256)) for _ in range(40)]
+    figure = Image.new("RGB", (240, 120))
+    figure.putdata([rng.choice(colours) for _ in range(240 * 120)])  # few colours: a palette wins
+    book = _tiny_book(tmp_path, [nbformat.v4.new_code_cell("print(1 + 1)")],
+                      extra_md="\n```{image} figure.png\n:alt: stripes\n```\n")
+    figure.save(book / "figure.png")
+    first = build_book(book, timeout=600)
+    assert first.returncode == 0, first.log[-3000:]
+    assert (book / "_build" / "html" / "_images" / "figure.png").read_bytes() != (
+        book / "figure.png").read_bytes()  # the PNG was re-encoded in the output (control)
+    unchanged = build_book(book, timeout=600)
+    (book / "intro.md").write_text((book / "intro.md").read_text() + "\nEdited.\n")
+    edited = build_book(book, timeout=600)
+    for result in (unchanged, edited):
+        assert result.returncode == 0, result.log[-3000:]
+        assert "will overwrite data" not in result.log, result.log

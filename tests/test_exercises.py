@@ -306,7 +306,7 @@ class _Assignment:
         regenerated = graded.course / "exercises" / self.aid / f"{self.aid}.ipynb"
         committed = REPO / "exercises" / self.aid / f"{self.aid}.ipynb"
         assert regenerated.read_text() == committed.read_text(), (
-            f"exercises/{self.aid} is stale: run `nbgrader generate_assignment {self.aid} --force`"
+            f"exercises/{self.aid} is stale: run `.venv/bin/l2course release {self.aid}`"
         )
         released = sorted(p.name for p in regenerated.parent.iterdir())
         assert released == [f"{self.aid}.ipynb"], (

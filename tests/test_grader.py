@@ -59,7 +59,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> dict:
         parts = line.split(None, 4)
         if parts and parts[0] in EXPECTED:
             rows[parts[0]] = parts
-    with open(course / "grades.csv") as fh:
+    with open(course / "reports" / "fixture" / "grades.csv") as fh:
         csv_rows = {row["student_id"]: row for row in csv.DictReader(fh)}
     return {"proc": proc, "course": course, "rows": rows, "csv": csv_rows}
 

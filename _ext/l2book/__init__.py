@@ -18,6 +18,8 @@ Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this course, o
 * ``scan``         after an HTML build, ONE pass over the built pages for the four fixes below:
   ``maths`` (typeset at build time in Node), ``icons`` (Font Awesome rules and fonts trimmed),
   ``purge_css`` (unused CSS rules dropped), ``images`` (palette PNGs)
+* ``originals``    Sphinx's copies of the files ``scan`` rewrites, put back before a rebuild (no
+                   "will overwrite data" lines)
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-from . import bibliography, checkserver, elsewhere, page_assets, raw_html, responsive, scan, sidebar, theme, tocnum
+from . import bibliography, checkserver, elsewhere, originals, page_assets, raw_html, responsive, scan, sidebar, theme, tocnum
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
     app.connect("config-inited", theme.configure)
+    app.connect("builder-inited", originals.restore)
     app.add_css_file(responsive.STYLESHEET)
     app.connect("doctree-resolved", responsive.readouts)
     app.connect("html-page-context", responsive.anim_script)

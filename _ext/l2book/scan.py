@@ -18,7 +18,7 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 
-from . import images, maths
+from . import images, maths, originals
 from .icons import FA_NAME, slim_icons
 from .purge_css import IGNORED_SCRIPTS, WORD, purge_static
 
@@ -56,6 +56,8 @@ def after_html_build(app: Sphinx, exception: Exception | None) -> None:
         return
     outdir = Path(app.outdir)
     static = outdir / "_static"
+    originals.keep(app, [*(p for p in static.rglob("*.css") if "mathjax" not in p.parts),
+                         *(outdir / "_images").glob("*.png")])
     names = Names()
     rewrite_pages(app, outdir, names)
     for script in static.rglob("*.js"):

@@ -3,6 +3,7 @@
   l2course grade ASSIGNMENT SUBMISSIONS   grade submitted/<student>/ASSIGNMENT/ (folder or zip)
   l2course check NOTEBOOK                 self-check one completed exercise notebook
   l2course serve                          the self-check server (upload page; serve_cli.py)
+  l2course release | report | export      see l2course.instructor_cli
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import warnings
 from pathlib import Path
 
 from .course import Course
-from .grading import check_notebook, grade_class
+from .classdata import report_dir
+from .grading import check_notebook, grade_class, grades_path
+from .instructor_cli import add_commands
 from .models import Limits, Settings, parse_size
 from .report import Progress, check_report, summary_table
 from .sandbox import SandboxUnavailable, check_sandbox
@@ -65,7 +68,8 @@ def grade(args: argparse.Namespace) -> int:
     print()
     print(summary_table(results))
     print(f"\n{len(results)} submissions; gradebook: {args.db_url or course.db_url}; "
-          f"grades: {args.csv or course.root / 'grades.csv'}; "
+          f"grades: {args.csv or grades_path(course, args.assignment)}; "
+          f"class report: {report_dir(course, args.assignment) / 'index.html'}; "
           f"feedback: {course.folder('feedback')}")
     return 1 if any(r.status == "error" for r in results) else 0
 
@@ -101,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel workers (default: number of cores)")
     g.add_argument("--db-url", default=None,
                    help="SQLAlchemy URL of the gradebook (default: db_url in nbgrader_config.py)")
-    g.add_argument("--csv", type=Path, default=None, help="where to write grades.csv")
+    g.add_argument("--csv", type=Path, default=None,
+                   help="where to write the grades file (default: reports/ASSIGNMENT/grades.csv)")
     _add_limits(g)
     g.set_defaults(func=grade)
     c = sub.add_parser("check", help="self-check one completed exercise notebook")
@@ -111,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limits(c)
     c.set_defaults(func=check)
     add_server_commands(sub, _add_limits)  # serve, tokens, attempts (serve_cli.py)
+    add_commands(sub)
     return parser
 
 

@@ -8,6 +8,7 @@ PostgreSQL for a JupyterHub deployment).
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 import tempfile
 import warnings
@@ -81,13 +82,18 @@ def scores(db_url: str, course: str, assignment: str, student: str) -> tuple[flo
 
 
 def write_csv(path: Path, db_url: str, course: str, assignment: str,
-              results: list[Result]) -> None:
-    """grades.csv: nbgrader's export columns for this assignment, plus status and reason."""
+              results: list[Result], source: Path | None = None) -> None:
+    """The grades file: nbgrader's export columns for this assignment, one column per graded
+    cell (its points; ``notebook/cell`` when the assignment has several notebooks), then status
+    and reason."""
     by_student = {r.student: r for r in results}
+    path.parent.mkdir(parents=True, exist_ok=True)
     with Gradebook(db_url, course) as gb, open(path, "w", newline="") as fh:
+        questions = question_columns(gb, assignment, source)
         writer = csv.writer(fh)
         writer.writerow(["assignment", "student_id", "timestamp", "raw_score",
-                         "late_submission_penalty", "score", "max_score", "status", "reason"])
+                         "late_submission_penalty", "score", "max_score",
+                         *(name for name, _ in questions), "status", "reason"])
         for student in sorted(by_student):
             try:
                 sub = gb.find_submission(assignment, student)
@@ -95,8 +101,36 @@ def write_csv(path: Path, db_url: str, course: str, assignment: str,
                 continue
             penalty = float(sub.late_submission_penalty or 0.0)
             result = by_student[student]
+            points = {(nb.name, g.name): g.score for nb in sub.notebooks for g in nb.grades}
             writer.writerow([
                 assignment, student, sub.timestamp or "", round(float(sub.score), 3),
                 round(penalty, 3), round(float(sub.score) - penalty, 3),
-                round(float(sub.max_score), 3), result.status, result.reason,
+                round(float(sub.max_score), 3),
+                *(round(float(points.get(key) or 0.0), 3) for _, key in questions),
+                result.status, result.reason,
             ])
+
+
+def grade_id_order(source: Path | None, notebook: str) -> dict[str, int]:
+    """Position of each grade id in ``source/<notebook>.ipynb`` (the order a learner meets them)."""
+    path = source / f"{notebook}.ipynb" if source is not None else None
+    if path is None or not path.is_file():
+        return {}
+    cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+    ids = [c.get("metadata", {}).get("nbgrader", {}).get("grade_id") for c in cells]
+    return {gid: i for i, gid in enumerate(i for i in ids if i)}
+
+
+def question_columns(gb: Gradebook, assignment: str,
+                     source: Path | None = None) -> list[tuple[str, tuple[str, str]]]:
+    """``(column name, (notebook, grade_id))`` of every graded cell worth points, in the order
+    of the source notebooks (``notebook/cell`` when the assignment has several notebooks)."""
+    notebooks = gb.find_assignment(assignment).notebooks
+    columns = []
+    for nb in notebooks:
+        order = grade_id_order(source, nb.name)
+        for cell in sorted(nb.grade_cells, key=lambda c: (order.get(c.name, len(order)), c.name)):
+            if cell.max_score > 0:
+                name = cell.name if len(notebooks) == 1 else f"{nb.name}/{cell.name}"
+                columns.append((name, (nb.name, cell.name)))
+    return columns

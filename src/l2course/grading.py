@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .classdata import read_class, report_dir
+from .classreport import write_report
 from .course import Course
 from .gradebook import record, register_assignment, scores, write_csv
 from .models import Result, Settings, Status
@@ -103,8 +105,9 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
     """Grade every submission of ``assignment`` in ``submissions`` (a folder or a zip).
 
     Results go to the gradebook (``db_url``, default the course's), the course's autograded and
-    feedback folders, and ``csv`` (default ``<root>/grades.csv``); ``watch`` sees each as it
-    ends. Returns the results, or [] if there was no submission (nothing is then written).
+    feedback folders, ``csv`` (default :func:`grades_path`) and the class report
+    (``reports/<assignment>/``); ``watch`` sees each as it ends. Returns the results, or [] if
+    there was no submission (nothing is then written).
     """
     course.source(assignment)  # fail before any worker starts
     db_url = db_url or course.db_url
@@ -123,9 +126,16 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
             pool.run(_stage(subs, run, tmp), run.keep)
         finally:
             pool.close()
-    write_csv(csv or course.root / "grades.csv", db_url, course.course_id, assignment,
-              run.results)
+    write_csv(csv or grades_path(course, assignment), db_url, course.course_id, assignment,
+              run.results, course.source(assignment))
+    write_report(read_class(course, assignment, db_url), report_dir(course, assignment))
     return run.results
+
+
+def grades_path(course: Course, assignment: str) -> Path:
+    """``reports/<assignment>/grades.csv``: not ``<root>/grades.csv``, which ``nbgrader export``
+    overwrites, and one per assignment, so grading the next one loses nothing."""
+    return report_dir(course, assignment) / "grades.csv"
 
 
 @dataclass

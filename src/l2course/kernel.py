@@ -90,12 +90,15 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._conn_dir = tempfile.mkdtemp(prefix="l2course-conn-")
+        # ipc sockets in a private folder for every kernel, sandboxed or not: loopback TCP does
+        # not cross --unshare-net, and over TCP ipykernel warns on every start that the
+        # channels are unencrypted (ipc sockets are files only this user can open)
+        self.transport = "ipc"
+        self.ip = os.path.join(self._conn_dir, "kernel")
+        self.connection_file = os.path.join(self._conn_dir, "kernel.json")
+        self.cache_ports = False
         if self.enabled and self.sandbox_uid:
             os.chown(self._conn_dir, self.sandbox_uid, self.sandbox_uid)
-            self.transport = "ipc"
-            self.ip = os.path.join(self._conn_dir, "kernel")
-            self.connection_file = os.path.join(self._conn_dir, "kernel.json")
-            self.cache_ports = False
 
     @property
     def kernel_spec(self) -> KernelSpec | None:  # type: ignore[override]

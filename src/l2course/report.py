@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .models import EVENT_STATUS, Result, Status
+from .text import shorten
 
 
 class Progress:
@@ -56,7 +57,7 @@ def summary_table(results: list[Result], width: int = 72) -> str:
     lines = ["  ".join(h.ljust(w) for h, w in zip(heads[:4], widths)) + "  reason"]
     lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 6)
     for row in rows:
-        reason = row[4] if len(row[4]) <= width else row[4][: width - 1] + "…"
+        reason = shorten(row[4], width)
         cells = [row[0].ljust(widths[0]), row[1].rjust(widths[1]), row[2].rjust(widths[2]),
                  row[3].ljust(widths[3])]
         lines.append("  ".join(cells) + "  " + reason)
@@ -77,7 +78,7 @@ def reason_for(result: Result, notes: list[str]) -> str:
         for cell in grades:
             if cell.score is not None and cell.score < cell.max_score and cell.message:
                 first = cell.message.splitlines()[0]
-                parts.append(f"{cell.grade_id}: {first[:160]}")
+                parts.append(f"{cell.grade_id}: {shorten(first, 160)}")
     if result.reason:
         parts.insert(0, result.reason)
     return "; ".join(parts)
