@@ -44,8 +44,8 @@ from .models import CellGrade
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
-#: MyST roles of the book (``{tocref}`text <target>```, ``{tocnum}`ex01```): their text.
-ROLE = re.compile(r"\{[a-z]+\}`([^`]*?)(?:\s*<[^>`]*>)?`")
+#: MyST roles of the book (``{tocref}`text <target>```, ``{tocnum}`ex01```).
+ROLE = re.compile(r"\{([a-z]+)\}`([^`<]*?)\s*(?:<([^>`]*)>)?`")
 #: What IPython puts before a source line in a traceback: "---> 12 ", "     13 ".
 TB_LINE = re.compile(r"^(?:-*>)?\s*\d+\s?(.*)$")
 CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
@@ -125,7 +125,9 @@ class Page:
 
     # -- pieces ------------------------------------------------------------------------------
     def markdown(self, source: str) -> str:
-        return self.md.render(ROLE.sub(r"\1", source))
+        """A markdown cell: raw HTML off, the book's roles as text, headings under the page's."""
+        out = self.md.render(plain_roles(source))
+        return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}>", out)
 
     def masked(self, text: str) -> str:
         """``text`` with every line that repeats a hidden test line masked."""
@@ -176,6 +178,27 @@ class Page:
                 f'<pre class="traceback">{html.escape(self.masked(trace))}</pre></details></div>')
 
 
+def plain_roles(source: str) -> str:
+    """The book's cross-reference roles as plain text (the page has no book around it).
+
+    ``{tocref}`chapter {number}, {title} <../../chapters/02_mechanism>``` reads "chapter 2,
+    mechanism": the number is the target's leading number, as the book's file names give it.
+    """
+    def text(match: re.Match[str]) -> str:
+        role, words, target = match.group(1), match.group(2).strip(), match.group(3) or ""
+        if role not in ("tocref", "tocnum"):
+            return words or target
+        if not target and (role == "tocnum" or "{" not in words):
+            words, target = ("{number}" if role == "tocnum" else ""), words
+        target = Path(target).name
+        number = re.search(r"\d+", target)
+        title = re.sub(r"^(?:ex)?\d+[-_]", "", target).replace("_", " ").replace("-", " ")
+        words = words or ("chapter {number}" if target else "")
+        return (words.replace("{number}", str(int(number.group())) if number else "")
+                .replace("{title}", title)) or target
+    return ROLE.sub(text, source)
+
+
 def _code(source: str) -> str:
     return highlight(source, PythonLexer(), HtmlFormatter(nowrap=True)) if source.strip() else ""
 
@@ -185,7 +208,7 @@ def _part_names(nb: NotebookNode) -> dict[str, str]:
     names, part = {}, ""
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            headings = HEADING.findall(ROLE.sub(r"\1", cell.source))
+            headings = HEADING.findall(plain_roles(cell.source))
             if headings:
                 part = headings[-1]
         grade_id = _nbgrader(cell).get("grade_id")
@@ -282,7 +305,7 @@ def render_feedback(assignment: str, notebooks: Sequence[GradedNotebook], *,
         for cell in gnb.nb.cells:
             if _is_test(cell):
                 page.hidden.update(line.strip() for line in strip_hidden(cell.source)[1]
-                                   if line.strip() and "HIDDEN TESTS" not in line)
+                                   if line.strip())
     sections = []
     for gnb in notebooks:
         heading = f"<h2>{html.escape(gnb.name)}.ipynb</h2>" if len(notebooks) > 1 else ""

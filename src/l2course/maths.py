@@ -23,6 +23,8 @@ from pathlib import Path
 SCRIPT = Path("_ext") / "mathjax_node" / "prerender.js"
 MATHJAX = Path("_static") / "mathjax"
 FONTS = "output/chtml/fonts/woff-v2"
+#: The book's scale (``MATHJAX_SCALE`` in _ext/l2book_assets.py): maths matches the text's x-height.
+SCALE = 1.273
 FONT_FACE = re.compile(r'@font-face[^{]*\{\s*font-family:\s*([\w-]+);\s*src:\s*url\("FONTS/([\w.-]+)"\)'
                        r'\s*format\("woff"\);\s*\}')
 #: The package's own checkout (an editable install), searched after the course root.
@@ -58,7 +60,7 @@ class Typesetter:
         return [self.cache.get(item) or None for item in items]
 
     def _run(self, todo: list[tuple[str, bool]]) -> None:
-        request = {"mathjax": str(self.root / MATHJAX), "fontURL": "FONTS", "scale": 1.0,
+        request = {"mathjax": str(self.root / MATHJAX), "fontURL": "FONTS", "scale": SCALE,
                    "tex": {"tags": "ams"},
                    "pages": [{"name": "p", "items": [{"tex": t, "display": d} for t, d in todo]}]}
         proc = subprocess.run([self.node, str(self.root / SCRIPT)], input=json.dumps(request),
