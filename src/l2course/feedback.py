@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -89,45 +90,59 @@ def strip_hidden(source: str) -> tuple[str, list[str]]:
     return cell.source, [line for line in source.splitlines() if line not in kept]
 
 
+def _math_rule(display: bool) -> Any:
+    """Render a formula as a placeholder holding its TeX (typeset per page, all at once)."""
+    def render(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+        tex = tokens[idx].content.strip().encode("utf-8").hex()
+        return f"\x00M{'D' if display else 'I'}{tex}\x00"
+    return render
+
+
+MARKDOWN = MarkdownIt("commonmark", {"html": False}).enable("table").use(dollarmath_plugin)
+for _rule, _display in (("math_inline", False), ("math_block", True),
+                        ("math_block_label", True)):
+    MARKDOWN.add_render_rule(_rule, _math_rule(_display))
+PLACEHOLDER = re.compile(r"\x00M([DI])([0-9a-f]*)\x00")
+
+
+@functools.lru_cache(maxsize=4096)
+def markdown_html(source: str) -> str:
+    """A markdown cell: raw HTML off, the book's roles as text, headings under the page's.
+
+    Cached: the release's cells are the same in every learner's page."""
+    out = MARKDOWN.render(plain_roles(source))
+    return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}>", out)
+
+
 class Page:
     """Builds one feedback page; ``html()`` returns it."""
 
     def __init__(self, maths: Typesetter | None) -> None:
         self.maths = maths
-        self.md = MarkdownIt("commonmark", {"html": False}).enable("table").use(dollarmath_plugin)
-        self.formulas: list[tuple[str, bool]] = []
-        self.md.add_render_rule("math_inline", self._math(False))
-        self.md.add_render_rule("math_block", self._math(True))
-        self.md.add_render_rule("math_block_label", self._math(True))
         self.hidden: set[str] = set()
-
-    # -- maths: placeholders now, typeset all at once at the end ----------------------------
-    def _math(self, display: bool) -> Any:
-        def render(renderer: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-            self.formulas.append((tokens[idx].content.strip(), display))
-            return f"\x00M{len(self.formulas) - 1}\x00"
-        return render
 
     def _fill_maths(self, body: str) -> tuple[str, str]:
         """Replace the placeholders by typeset maths (or the TeX); return (body, maths CSS)."""
-        typeset = self.maths.typeset(self.formulas) if self.maths and self.formulas else []
+        found = [(bytes.fromhex(m[2]).decode("utf-8"), m[1] == "D")
+                 for m in PLACEHOLDER.finditer(body)]
+        formulas = list(dict.fromkeys(found))
+        typeset = dict(zip(formulas, self.maths.typeset(formulas))) if self.maths else {}
+
         def put(match: re.Match[str]) -> str:
-            i = int(match.group(1))
-            tex, display = self.formulas[i]
-            markup = typeset[i] if i < len(typeset) else None
+            tex, display = bytes.fromhex(match[2]).decode("utf-8"), match[1] == "D"
+            markup = typeset.get((tex, display))
             tag = "div" if display else "span"
             if markup:
                 return f'<{tag} class="maths{" display" if display else ""}">{markup}</{tag}>'
             return f'<{tag} class="tex"><code>{html.escape(tex)}</code></{tag}>'
-        body = re.sub(r"\x00M(\d+)\x00", put, body)
-        css = self.maths.stylesheet(body) if self.maths and typeset else ""
+
+        body = PLACEHOLDER.sub(put, body)
+        css = self.maths.stylesheet(body) if self.maths and any(typeset.values()) else ""
         return body, css
 
     # -- pieces ------------------------------------------------------------------------------
     def markdown(self, source: str) -> str:
-        """A markdown cell: raw HTML off, the book's roles as text, headings under the page's."""
-        out = self.md.render(plain_roles(source))
-        return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}>", out)
+        return markdown_html(source)
 
     def masked(self, text: str) -> str:
         """``text`` with every line that repeats a hidden test line masked."""
@@ -199,6 +214,7 @@ def plain_roles(source: str) -> str:
     return ROLE.sub(text, source)
 
 
+@functools.lru_cache(maxsize=4096)
 def _code(source: str) -> str:
     return highlight(source, PythonLexer(), HtmlFormatter(nowrap=True)) if source.strip() else ""
 
@@ -329,6 +345,7 @@ def write_feedback(path: Path, page: str) -> None:
     path.write_text(page, encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=1)
 def _pygments_css() -> str:
     return HtmlFormatter(style="default").get_style_defs(".source")
 

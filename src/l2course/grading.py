@@ -157,6 +157,9 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
                 return []
             run = ClassRun(course, assignment, db_url, list(releases), watch,
                            maths=Typesetter.find(course.root))
+            # typeset the release's maths once (one Node run) while the workers start
+            render_feedback(assignment, [GradedNotebook(n, nb) for n, nb in releases.items()],
+                            maths=run.maths)
             if watch is not None:
                 watch.start(len(subs))
             pool.run(_stage(subs, run, tmp), run.keep)

@@ -14,6 +14,7 @@ or without the vendored copy, :meth:`Typesetter.find` returns None and pages sho
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import shutil
@@ -27,6 +28,12 @@ FONTS = "output/chtml/fonts/woff-v2"
 SCALE = 1.273
 FONT_FACE = re.compile(r'@font-face[^{]*\{\s*font-family:\s*([\w-]+);\s*src:\s*url\("FONTS/([\w.-]+)"\)'
                        r'\s*format\("woff"\);\s*\}')
+#: TeX packages a formula may load (``\require`` or autoload): learners' TeX runs here, outside
+#: the sandbox, so no other name is loaded (MathJax already refuses names that are not plain).
+REQUIRE = {"defaultAllow": False, "allow": {name: True for name in (
+    "action", "amscd", "bbox", "boldsymbol", "braket", "cancel", "cases", "color", "empheq",
+    "enclose", "extpfeil", "gensymb", "mathtools", "mhchem", "newcommand", "noerrors",
+    "noundefined", "physics", "textmacros", "unicode", "upgreek", "verb")}}
 #: The package's own checkout (an editable install), searched after the course root.
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +68,7 @@ class Typesetter:
 
     def _run(self, todo: list[tuple[str, bool]]) -> None:
         request = {"mathjax": str(self.root / MATHJAX), "fontURL": "FONTS", "scale": SCALE,
-                   "tex": {"tags": "ams"},
+                   "tex": {"tags": "ams", "require": REQUIRE},
                    "pages": [{"name": "p", "items": [{"tex": t, "display": d} for t, d in todo]}]}
         proc = subprocess.run([self.node, str(self.root / SCRIPT)], input=json.dumps(request),
                               capture_output=True, text=True, encoding="utf-8", timeout=300)
@@ -81,15 +88,14 @@ class Typesetter:
         """The CHTML rules plus, as ``data:`` URIs, the fonts ``markup`` uses."""
         families = {"MJXZERO", "MJXTEX"} | {f"MJXTEX-{c}" for c in
                                             re.findall(r"\bTEX-([A-Z0-9]+)\b", markup)}
-        faces = []
-        for family in sorted(families):
-            name = self.fonts.get(family)
-            if name is None:
-                continue
-            data = base64.b64encode((self.root / MATHJAX / FONTS / name).read_bytes()).decode()
-            faces.append(f'@font-face {{font-family: {family}; '
-                         f'src: url("data:font/woff;base64,{data}") format("woff");}}')
+        faces = [self._face(family) for family in sorted(families) if family in self.fonts]
         return "\n".join([*faces, *self.rules])
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 (one typesetter per checkout and process)
+    def _face(self, family: str) -> str:
+        data = base64.b64encode((self.root / MATHJAX / FONTS / self.fonts[family]).read_bytes())
+        return (f"@font-face {{font-family: {family}; "
+                f'src: url("data:font/woff;base64,{data.decode()}") format("woff");}}')
 
 
 _TYPESETTERS: dict[tuple[str, Path], Typesetter] = {}
