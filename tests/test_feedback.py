@@ -156,7 +156,7 @@ def test_graded_feedback_hides_hidden_code_and_gives_the_message(late_class: dic
     text = page_text(_feedback(course, "hidden"))
     assert "AssertionError: hidden" in text  # the hidden test's message
     assert 'assert sum_of_squares([]) == 0.0, "the empty vector has no penalty"' in text  # visible
-    assert "Score: 3 / 5" in text
+    assert "Score: 2 / 5" in text  # test_basic (2) passed, test_hidden (3) failed
     # nothing else a student receives holds it either: only the HTML page is in the folder
     assert sorted(p.name for p in (course / "feedback" / "hidden" / "fixture").iterdir()) == [
         "fixture.html"]
@@ -288,6 +288,12 @@ def test_feedback_page_in_chromium(ex02_page: Path, viewport: dict,
             page.evaluate("() => document.querySelectorAll('details.nb').forEach(d => d.open = true)")
             page.evaluate("() => document.fonts.ready")
             v = page.evaluate(LAYOUT_JS, KEY[:60])
+            from axe_playwright_python.sync_playwright import Axe
+
+            audit = Axe().run(page, context={"exclude": [["mjx-container"]]})
+            serious = [(a["id"], [n["target"] for n in a["nodes"][:3]])
+                       for a in audit.response["violations"]
+                       if a["impact"] in ("serious", "critical")]
             page.screenshot(path=str(REPO / "_build" / f"feedback-{viewport['width']}.png")
                             if (REPO / "_build").is_dir() else str(tmp_path / "shot.png"),
                             full_page=False)
@@ -298,4 +304,5 @@ def test_feedback_page_in_chromium(ex02_page: Path, viewport: dict,
     assert 0 <= v["keyLeft"] and v["keyRight"] <= v["width"] and not v["clipped"], v
     assert v["mjx"] > 5 and not v["rawTex"] and v["fontsOk"], v
     assert v["traceFolded"], v
+    assert not serious, serious
     assert "Part 2: one step of weight decay (2 points) — test_weight_decay_step" in v["headings"]

@@ -110,7 +110,8 @@ def markdown_html(source: str) -> str:
     """A markdown cell: raw HTML off, the book's roles as text, headings under the page's.
 
     Cached: the release's cells are the same in every learner's page."""
-    out = MARKDOWN.render(plain_roles(source))
+    out = MARKDOWN.render(plain_roles(source)).replace("<table>", '<table tabindex="0">')
+    out = out.replace("<pre>", '<pre tabindex="0">')
     return re.sub(r"<(/?)h([1-6])>", lambda m: f"<{m[1]}h{min(6, int(m[2]) + 2)}>", out)
 
 
@@ -133,7 +134,8 @@ class Page:
             markup = typeset.get((tex, display))
             tag = "div" if display else "span"
             if markup:
-                return f'<{tag} class="maths{" display" if display else ""}">{markup}</{tag}>'
+                focus = ' tabindex="0"' if display else ""  # it may scroll sideways
+                return f'<{tag} class="maths{" display" if display else ""}"{focus}>{markup}</{tag}>'
             return f'<{tag} class="tex"><code>{html.escape(tex)}</code></{tag}>'
 
         body = PLACEHOLDER.sub(put, body)
@@ -158,7 +160,7 @@ class Page:
         for out in cell.get("outputs", []):
             kind = out.get("output_type")
             if kind == "stream":
-                parts.append(f'<pre class="out {out.get("name", "")}">'
+                parts.append(f'<pre class="out {out.get("name", "")}" tabindex="0">'
                              f"{html.escape(self.masked(''.join(out.get('text', ''))))}</pre>")
             elif kind in ("execute_result", "display_data"):
                 parts.append(self.rich(out.get("data", {})))
@@ -180,7 +182,7 @@ class Page:
         if text is None:
             return ""
         text = "".join(text) if isinstance(text, list) else str(text)
-        return f'<pre class="out">{html.escape(self.masked(text))}</pre>'
+        return f'<pre class="out" tabindex="0">{html.escape(self.masked(text))}</pre>'
 
     def error(self, out: dict[str, Any], hidden_cell: bool) -> str:
         ename, evalue = str(out.get("ename", "Error")), str(out.get("evalue", "")).strip()
@@ -190,7 +192,7 @@ class Page:
         if hidden_cell or not trace.strip() or trace.strip() == message:
             return f'<div class="error">{text}</div>'
         return (f'<div class="error">{text}<details><summary>Traceback</summary>'
-                f'<pre class="traceback">{html.escape(self.masked(trace))}</pre></details></div>')
+                f'<pre class="traceback" tabindex="0">{html.escape(self.masked(trace))}</pre></details></div>')
 
 
 def plain_roles(source: str) -> str:
@@ -283,7 +285,7 @@ def _cells(page: Page, gnb: GradedNotebook) -> str:
             label = f'<p class="cell-label">Test <code>{html.escape(meta.get("grade_id", ""))}</code>'
             label += " (with hidden tests: their code is not shown)</p>" if hidden else "</p>"
         out.append(f'<div class="cell code"{anchor}>{label}'
-                   f'<pre class="source"><code>{_code(source)}</code></pre>'
+                   f'<pre class="source" tabindex="0"><code>{_code(source)}</code></pre>'
                    f"{page.outputs(cell, bool(hidden))}</div>")
     return "".join(out)
 
