@@ -306,3 +306,48 @@ def test_feedback_page_in_chromium(ex02_page: Path, viewport: dict,
     assert v["traceFolded"], v
     assert not serious, serious
     assert "Part 2: one step of weight decay (2 points) — test_weight_decay_step" in v["headings"]
+
+
+# --------------------------------------------------------------- every assignment, graded for real
+def _secret_lines(assignment: str) -> set[str]:
+    """Hidden test lines the release does not show anyway (longer than 8 characters)."""
+    nb = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+    release = (REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text()
+    shown = "\n".join(c.source for c in nbformat.reads(release, as_version=4).cells)
+    return {line.strip() for cell in nb.cells if cell.cell_type == "code"
+            for line in strip_hidden(cell.source)[1]
+            if len(line.strip()) > 8 and line.strip() not in shown}
+
+
+@pytest.mark.grading
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_graded_feedback_of_every_assignment_is_private(assignment: str, tmp_path: Path) -> None:
+    """``l2course grade`` of the solution and of a catalogued mistake (tests/test_exercises.py):
+    no feedback file holds hidden test code; the wrong answer's page names its mistake."""
+    from test_exercises import MISTAKES, filled, read_nb, with_mistake, write_nb
+
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    shutil.copytree(REPO / "solutions" / assignment, course / "solutions" / assignment)
+    solved = filled(assignment, read_nb(REPO / "exercises" / assignment / f"{assignment}.ipynb"))
+    (old, new, phrase), = list(MISTAKES[assignment].values())[:1]
+    subs = tmp_path / "submitted"
+    for student, nb in (("solution", solved), ("wrong", with_mistake(solved, old, new))):
+        write_nb(subs / student / assignment / f"{assignment}.ipynb", nb)
+    proc = subprocess.run([*L2COURSE, "grade", assignment, str(subs), "--jobs", "2"], cwd=course,
+                          env=tool_env(), capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    secret = _secret_lines(assignment)
+    pages = sorted((course / "feedback").rglob("*"))
+    assert [p.relative_to(course / "feedback").as_posix() for p in pages if p.is_file()] == [
+        f"{s}/{assignment}/{assignment}.html" for s in ("solution", "wrong")]
+    for page in (p for p in pages if p.is_file()):
+        raw = page.read_text()
+        text = page_text(raw)
+        assert "HIDDEN TESTS" not in raw, page
+        leaked = [line for line in secret if line in text]
+        assert not leaked, (page, leaked[:3])
+    wrong = page_text((course / "feedback" / "wrong" / assignment / f"{assignment}.html")
+                      .read_text())
+    assert phrase in wrong.split("Your notebook, as graded")[0]  # in the results, up front
