@@ -87,7 +87,7 @@ class ClassRun:
             shutil.copytree(result.autograded, dest)
         shutil.rmtree(self.course.folder("feedback") / result.student / a, ignore_errors=True)
         self._feedback(result, dest, late)
-        if result.status in (Status.INVALID, Status.ERROR) and not result.feedback:
+        if not result.feedback:  # not graded (invalid, grader error, worker killed): say why
             for name in self.releases:
                 page = self.course.folder("feedback") / result.student / a / f"{name}.html"
                 rejected_feedback(page, result.student, a, result.reason)
