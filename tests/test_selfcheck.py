@@ -9,6 +9,7 @@ tells how to use it.
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import subprocess
@@ -50,6 +51,18 @@ def test_assignment_named_by_the_notebook_not_its_file_name(assignment: str,
     renamed = tmp_path / "ex05 (1).ipynb"
     shutil.copy(REPO / "exercises" / assignment / f"{assignment}.ipynb", renamed)
     assert identify_assignment(Course.load(REPO), renamed) == assignment
+
+
+def test_a_notebook_without_metadata_is_named_by_its_file_name(tmp_path: Path) -> None:
+    nb = json.loads((REPO / "exercises" / "ex05-implementation" /
+                     "ex05-implementation.ipynb").read_text())
+    for cell in nb["cells"]:
+        cell["metadata"].pop("nbgrader", None)
+    for name, want in (("ex05 (1).ipynb", "ex05-implementation"),
+                       ("ex05-implementation.ipynb", "ex05-implementation"),
+                       ("homework.ipynb", None)):
+        (tmp_path / name).write_text(json.dumps(nb))
+        assert identify_assignment(Course.load(REPO), tmp_path / name) == want
 
 
 def test_check_cli_from_the_notebooks_folder_on_a_renamed_download(tmp_path: Path) -> None:

@@ -55,7 +55,8 @@ def grade_ids(path: Path) -> set[str]:
 
 def identify_assignment(course: Course, notebook: Path) -> str | None:
     """The course's assignment whose source notebooks share the most graded cells with
-    ``notebook``, or its file name's stem if that is an assignment; None if neither."""
+    ``notebook``; failing that, the one its file name starts with ("ex05 (1)" → ex05-…);
+    None if neither."""
     mine = grade_ids(notebook) - {"helpers", "setup"}
     best, overlap = None, 0
     for assignment in course.assignments():
@@ -65,8 +66,11 @@ def identify_assignment(course: Course, notebook: Path) -> str | None:
         shared = len(mine & theirs)
         if shared > overlap:
             best, overlap = assignment, shared
-    if best is None and notebook.stem in course.assignments():
-        return notebook.stem
+    if best is None:  # no nbgrader metadata left (e.g. stripped by another editor): the name
+        named = [a for a in course.assignments()
+                 if notebook.stem == a or notebook.stem.startswith(a.split("-")[0] + " ")
+                 or notebook.stem.startswith(a)]
+        return named[0] if len(named) == 1 else None
     return best
 
 
