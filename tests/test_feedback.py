@@ -351,3 +351,20 @@ def test_graded_feedback_of_every_assignment_is_private(assignment: str, tmp_pat
     wrong = page_text((course / "feedback" / "wrong" / assignment / f"{assignment}.html")
                       .read_text())
     assert phrase in wrong.split("Your notebook, as graded")[0]  # in the results, up front
+
+
+def test_learner_controlled_content_cannot_inject_markup() -> None:
+    """Markdown, stream names and figure data come from the learner's notebook and kernel."""
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("stream", name='x"><script>alert(1)</script>', text="hi\n"),
+        nbformat.v4.new_output("display_data", data={"image/png": 'AAAA" onerror="alert(1)'}),
+        nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=\n",
+                                                     "text/plain": 'a "figure"'}),
+    ]
+    nb.cells = [nbformat.v4.new_markdown_cell("# T\n<script>x</script> [a](javascript:alert(1))"),
+                cell]
+    page = render_feedback("a", [GradedNotebook("a", nb)])
+    assert "<script" not in page and "onerror" not in page and "href=\"javascript" not in page
+    assert page.count("<img") == 1 and 'alt="a &quot;figure&quot;"' in page

@@ -116,7 +116,7 @@ def markdown_html(source: str) -> str:
 
 
 class Page:
-    """Builds one feedback page; ``html()`` returns it."""
+    """The state of one page being rendered: the typesetter and the hidden lines to mask."""
 
     def __init__(self, maths: Typesetter | None) -> None:
         self.maths = maths
@@ -160,7 +160,8 @@ class Page:
         for out in cell.get("outputs", []):
             kind = out.get("output_type")
             if kind == "stream":
-                parts.append(f'<pre class="out {out.get("name", "")}" tabindex="0">'
+                name = html.escape(str(out.get("name", "")))  # the kernel (student code) sets it
+                parts.append(f'<pre class="out {name}" tabindex="0">'
                              f"{html.escape(self.masked(''.join(out.get('text', ''))))}</pre>")
             elif kind in ("execute_result", "display_data"):
                 parts.append(self.rich(out.get("data", {})))
@@ -172,12 +173,13 @@ class Page:
         for mime in ("image/png", "image/jpeg"):
             if mime in data:
                 raw = "".join(data[mime]) if isinstance(data[mime], list) else str(data[mime])
-                try:
-                    base64.b64decode(raw, validate=False)
+                raw = re.sub(r"\s", "", raw)
+                try:  # student code sets it: only base64 goes into the attribute
+                    base64.b64decode(raw, validate=True)
                 except (binascii.Error, ValueError):
                     continue
                 alt = html.escape("".join(data.get("text/plain", "")) or "a figure your code drew")
-                return f'<img class="out" src="data:{mime};base64,{raw.strip()}" alt="{alt}">'
+                return f'<img class="out" src="data:{mime};base64,{raw}" alt="{alt}">'
         text = data.get("text/plain")
         if text is None:
             return ""
