@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import csv
 import html
-import json
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 from datetime import datetime
