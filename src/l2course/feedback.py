@@ -312,8 +312,12 @@ def _header(assignment: str, student: str | None, notebooks: Sequence[GradedNote
         items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
         lines.append(f'<div class="notes"><p>Notes from the grader:</p><ul>{items}</ul></div>')
     who = f" for {html.escape(student)}" if student else ""
+    titles = [HEADING.findall(plain_roles(c.source)) for g in notebooks[:1] for c in g.nb.cells
+              if c.cell_type == "markdown"]
+    title = next((t[0] for t in titles if t), "")
+    subtitle = f'<p class="subtitle">{html.escape(title)}</p>' if title else ""
     return (f"<header><h1>Feedback{who}: <span class=\"aid\">{html.escape(assignment)}</span>"
-            f"</h1>{''.join(lines)}</header>")
+            f"</h1>{subtitle}{''.join(lines)}</header>")
 
 
 def render_feedback(assignment: str, notebooks: Sequence[GradedNotebook], *,
@@ -367,6 +371,7 @@ h3 { font-size: 1.05rem; margin: 0; overflow-wrap: anywhere; }
 p, li { overflow-wrap: anywhere; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, "DejaVu Sans Mono",
   monospace; font-size: 0.9em; }
+.subtitle { margin: -0.25rem 0 0.5rem; color: var(--muted); font-size: 1.1rem; }
 .total { font-size: 1.2rem; margin: 0.25rem 0; }
 .late { color: var(--fail); }
 .notes { border-left: 4px solid var(--manual); padding: 0.25rem 0.75rem; background: #fff8e6; }
