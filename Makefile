@@ -11,6 +11,7 @@ JB_FLAGS := -W -n --keep-going
 .PHONY: help venv book book-instructor serve test lock clean pdf
 
 help:
+	@echo "make venv             create .venv: the pinned dependencies and the l2course command"
 	@echo "make book             build the learner edition into _build/html"
 	@echo "make book CHAPTERS=\"01 03 04\"  build only those chapters (with their exercises) into _build/html"
 	@echo "make book-instructor  build the instructor edition (with solutions) into _build/instructor"

@@ -20,6 +20,7 @@ from .grading import check_notebook, grade_class, grades_path
 from .instructor_cli import add_commands
 from .models import Limits, Settings, parse_size
 from .report import Progress, check_report, summary_table
+from .selfcheck import find_course, identify_assignment, unknown_assignment
 from .sandbox import SandboxUnavailable, check_sandbox
 from .serve_cli import add_commands as add_server_commands
 from .submissions import SubmissionError
@@ -40,7 +41,9 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-guard", action="store_true",
                         help="do not check numpy/builtins for monkey-patching")
     parser.add_argument("--course-dir", type=Path, default=None,
-                        help="course root with nbgrader_config.py (default: current directory)")
+                        help="course root with nbgrader_config.py (default: grade: the "
+                             "current directory; check: the nearest one above the notebook, "
+                             "else above the current directory)")
 
 
 def _settings(args: argparse.Namespace, course: Course, jobs: int = 1) -> Settings:
@@ -79,15 +82,22 @@ def check(args: argparse.Namespace) -> int:
     if not notebook.is_file():
         print(f"{args.notebook}: no such file", file=sys.stderr)
         return 2
-    course = Course.load(args.course_dir) if args.course_dir else Course.find(notebook.parent)
+    course = Course.load(args.course_dir) if args.course_dir else find_course(notebook)
+    assignment = args.assignment or identify_assignment(course, notebook)
+    if assignment is None:
+        print(f"error: {unknown_assignment(course, notebook)}", file=sys.stderr)
+        return 2
     settings = _settings(args, course)
-    checked = check_notebook(course, notebook, args.assignment or notebook.stem, settings)
+    checked = check_notebook(course, notebook, assignment, settings)
     if checked.rejected:
         print(f"cannot grade: {checked.rejected}")
         return 1
     for note in checked.notes:
         print(f"note: {note}")
     assert checked.result is not None
+    if args.feedback and checked.feedback_html:
+        args.feedback.write_text(checked.feedback_html, encoding="utf-8")
+        print(f"feedback page: {args.feedback}")
     check_report(checked.result)
     print("full marks" if checked.result.full_marks else "not full marks yet")
     return 0 if checked.result.full_marks else 1
@@ -112,7 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="self-check one completed exercise notebook")
     c.add_argument("notebook")
     c.add_argument("--assignment", default=None,
-                   help="assignment id (default: the notebook's file name)")
+                   help="assignment id (default: the course's assignment whose graded cells "
+                        "the notebook has, whatever its file name)")
+    c.add_argument("--feedback", type=Path, default=None, metavar="FILE",
+                   help="also write the feedback page (one offline HTML file) to FILE")
     _add_limits(c)
     c.set_defaults(func=check)
     add_server_commands(sub, _add_limits)  # serve, tokens, attempts (serve_cli.py)

@@ -14,13 +14,19 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
+
+import nbformat
 
 from .classdata import read_class, report_dir
 from .classreport import write_report
 from .course import Course
+from .feedback import GradedNotebook, render_feedback, write_feedback
 from .gradebook import record, register_assignment, scores, write_csv
+from .lateness import Lateness, TimestampError, apply_lateness, read_timestamp
+from .maths import Typesetter
 from .models import Result, Settings, Status
 from .pool import Pool
 from .report import reason_for, rejected_feedback, status_for
@@ -63,20 +69,27 @@ class ClassRun:
     watch: Watcher | None = None
     notes: dict[str, list[str]] = field(default_factory=dict)
     results: list[Result] = field(default_factory=list)
+    timestamps: dict[str, datetime | None] = field(default_factory=dict)
+    maths: Typesetter | None = None
 
     def keep(self, result: Result) -> None:
         """Record one result: gradebook, autograded and feedback folders of the course."""
         a = self.assignment
         finish(result, self.notes.get(result.student, []))
         record(self.db_url, self.course.course_id, a, result)
+        late = apply_lateness(self.db_url, self.course.course_id, a, result.student,
+                              self.timestamps.get(result.student), self.course.config,
+                              self.releases)
+        result.reason = "; ".join(filter(None, [late.note(), result.reason]))
         result.score, result.max_score = scores(self.db_url, self.course.course_id, a,
                                                 result.student)
-        for kind, origin in (("autograded", result.autograded), ("feedback", result.feedback)):
-            dest = self.course.folder(kind) / result.student / a
-            shutil.rmtree(dest, ignore_errors=True)
-            if origin and Path(origin).is_dir():
-                shutil.copytree(origin, dest)
-        if result.status in (Status.INVALID, Status.ERROR) and not result.feedback:
+        dest = self.course.folder("autograded") / result.student / a
+        shutil.rmtree(dest, ignore_errors=True)
+        if result.autograded and Path(result.autograded).is_dir():
+            shutil.copytree(result.autograded, dest)
+        shutil.rmtree(self.course.folder("feedback") / result.student / a, ignore_errors=True)
+        self._feedback(result, dest, late)
+        if not result.feedback:  # not graded (invalid, grader error, worker killed): say why
             for name in self.releases:
                 page = self.course.folder("feedback") / result.student / a / f"{name}.html"
                 rejected_feedback(page, result.student, a, result.reason)
@@ -84,12 +97,37 @@ class ClassRun:
         if self.watch is not None:
             self.watch.update(result)
 
+    def _feedback(self, result: Result, autograded: Path, late: Lateness) -> None:
+        """One private feedback page per graded notebook (no hidden test code)."""
+        folder = self.course.folder("feedback") / result.student / self.assignment
+        graded = graded_notebooks(result, autograded)
+        for gnb in graded:
+            page = render_feedback(self.assignment, [gnb], student=result.student,
+                                   lateness=late, notes=self.notes.get(result.student, []),
+                                   maths=self.maths)
+            write_feedback(folder / f"{gnb.name}.html", page)
+        result.feedback = str(folder) if graded else None
+
+
+def graded_notebooks(result: Result, autograded: Path) -> list[GradedNotebook]:
+    """The autograded notebooks of ``result`` with their grades (none if it was not graded)."""
+    out = []
+    for name, grades in result.cells.items():
+        path = autograded / f"{name}.ipynb"
+        if path.is_file():
+            out.append(GradedNotebook(name, nbformat.read(path, as_version=4), grades))
+    return out
+
 
 def _stage(subs: list[Submission], run: ClassRun, tmp: Path) -> list[tuple[str, str]]:
     """Write each gradable submission to ``tmp/staged``; record the rejected ones at once."""
     jobs = []
     for sub in subs:
         run.notes[sub.student] = sub.notes
+        try:
+            run.timestamps[sub.student] = read_timestamp(sub.directory)
+        except TimestampError as exc:  # nbgrader's autograde fails such a submission too
+            sub.rejected = str(exc)
         if sub.rejected:
             run.keep(Result(student=sub.student, status=Status.INVALID, reason=sub.rejected))
             continue
@@ -120,7 +158,11 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
             subs = collect(root, assignment, releases)
             if not subs:
                 return []
-            run = ClassRun(course, assignment, db_url, list(releases), watch)
+            run = ClassRun(course, assignment, db_url, list(releases), watch,
+                           maths=Typesetter.find(course.root))
+            # typeset the release's maths once (one Node run) while the workers start
+            render_feedback(assignment, [GradedNotebook(n, nb) for n, nb in releases.items()],
+                            maths=run.maths)
             if watch is not None:
                 watch.start(len(subs))
             pool.run(_stage(subs, run, tmp), run.keep)
@@ -140,11 +182,19 @@ def grades_path(course: Course, assignment: str) -> Path:
 
 @dataclass
 class Checked:
-    """The self-check of one notebook: notes, or why it cannot be graded, and the result."""
+    """The self-check of one notebook: notes, or why it cannot be graded, and the result.
+
+    ``feedback_html`` is the learner's private feedback page (:func:`l2course.feedback.
+    render_feedback`): one complete HTML document as a string, UTF-8, with every asset inlined
+    (CSS, maths typeset with its fonts as data: URIs, figures as data: PNGs) and a
+    Content-Security-Policy forbidding any request and any script; it never contains hidden test
+    code. None when the notebook could not be graded (``rejected``, or nbgrader failed).
+    """
 
     notes: list[str]
     rejected: str | None = None
     result: Result | None = None
+    feedback_html: str | None = None
 
 
 def check_notebook(course: Course, notebook: Path, assignment: str,
@@ -163,6 +213,11 @@ def check_notebook(course: Course, notebook: Path, assignment: str,
         worker = Worker(course, assignment, settings, tmp)
         try:
             result = finish(worker.grade("learner", str(tmp / "staged")), [])
+            graded = graded_notebooks(result, Path(result.autograded or tmp / "none"))
         finally:
             worker.close()
-    return Checked(sub.notes, result=result)
+    page = None
+    if graded:
+        page = render_feedback(assignment, graded, notes=sub.notes,
+                               maths=Typesetter.find(course.root))
+    return Checked(sub.notes, result=result, feedback_html=page)

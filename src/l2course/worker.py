@@ -3,8 +3,8 @@
 Each worker owns a private copy of the course (``<source>/<assignment>`` plus its own SQLite
 gradebook, laid out by the course's own ``nbgrader_config.py``), so workers never share a database
 or a directory. For each submission it runs nbgrader's ``autograde`` (with
-:class:`~l2course.execute.SandboxedExecute` in place of ``Execute``) and ``generate_feedback``, then
-returns the per-cell grades; the parent merges them into the course gradebook
+:class:`~l2course.execute.SandboxedExecute` in place of ``Execute``), then returns the per-cell
+grades (the feedback page is the parent's, :mod:`l2course.feedback`); the parent merges them into the course gradebook
 (:mod:`l2course.gradebook`). Worker processes are managed by :mod:`l2course.pool`.
 """
 
@@ -113,9 +113,9 @@ class Worker:
             result.reason = "nbgrader autograde failed: " + last_line(out.get("error") or
                                                                     out.get("log", ""))
         else:
-            fb = self.api.generate_feedback(self.assignment, student, force=True)
+            # the feedback page is written by the parent (l2course.feedback): nbgrader's shows
+            # the hidden tests' code
             result.autograded = str(self._path("autograded", student))
-            result.feedback = str(self._path("feedback", student)) if fb["success"] else None
             self._read_grades(result)
         result.seconds = time.perf_counter() - start
         return result
