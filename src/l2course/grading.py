@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from .cluster import ClusterPool
 from .course import Course
+from .database import check_reachable, normalise_db_url
 from .gradebook import record, register_assignment, scores, write_csv
 from .models import Result, Settings, Status
 from .pool import Pool
@@ -99,17 +101,21 @@ def _stage(subs: list[Submission], run: ClassRun, tmp: Path) -> list[tuple[str, 
 
 def grade_class(course: Course, assignment: str, submissions: Path, settings: Settings, *,
                 db_url: str | None = None, csv: Path | None = None,
-                watch: Watcher | None = None) -> list[Result]:
+                watch: Watcher | None = None, scheduler: str | None = None) -> list[Result]:
     """Grade every submission of ``assignment`` in ``submissions`` (a folder or a zip).
 
     Results go to the gradebook (``db_url``, default the course's), the course's autograded and
     feedback folders, and ``csv`` (default ``<root>/grades.csv``); ``watch`` sees each as it
-    ends. Returns the results, or [] if there was no submission (nothing is then written).
+    ends. With ``scheduler`` (``tcp://HOST:PORT``) the submissions are graded on that Dask
+    cluster (:mod:`~l2course.cluster`). Returns the results, or [] if there was no submission
+    (nothing is then written); an unreachable scheduler or database server raises first.
     """
     course.source(assignment)  # fail before any worker starts
-    db_url = db_url or course.db_url
+    db_url = normalise_db_url(db_url or course.db_url)
+    check_reachable(db_url)  # a server gradebook answers before any worker starts
     with scratch("l2course-grade-") as tmp:
-        pool = Pool(course, assignment, settings, tmp)
+        pool: Pool | ClusterPool = (ClusterPool(course, assignment, settings, tmp, scheduler)
+                                    if scheduler else Pool(course, assignment, settings, tmp))
         pool.start()  # workers set up their private courses meanwhile
         try:
             releases = register_assignment(course, assignment, db_url)
