@@ -276,8 +276,8 @@ class ClusterPool:
             self.client.cancel(futures)
 
     def key(self, student: str) -> str:
-        """The task's name on the cluster (one per student and run)."""
-        return f"l2course-{self.assignment}-{student}-{self.run_id}"
+        """A new task name: ``l2course-<assignment>-<student>-<8 hex>`` (unique per task)."""
+        return f"l2course-{self.assignment}-{student}-{uuid.uuid4().hex[:8]}"
 
     def _window(self) -> int:
         """Tasks in flight: twice the cluster's threads (read again as workers come and go)."""
@@ -296,7 +296,7 @@ class ClusterPool:
 
         self.start()
         pending: Iterator[Job] = iter(jobs)
-        students = {self.key(s): s for s, _ in jobs}
+        students: dict[str, str] = {}  # task key -> student
         done: set[str] = set()
         queue, futures = as_completed(loop=self.client.loop), {}
         started: dict[str, float] = {}  # key -> when first seen processing
@@ -304,7 +304,8 @@ class ClusterPool:
         try:
             while len(done) < len(jobs):
                 while queue.count() < window and (job := next(pending, None)):
-                    futures[self.key(job[0])] = future = self._submit(job)
+                    future = self._submit(job)
+                    futures[future.key], students[future.key] = future, job[0]
                     queue.add(future)
                 for future in queue.next_batch(block=False):
                     student = students[future.key]
@@ -322,6 +323,16 @@ class ClusterPool:
                 time.sleep(0.05)
         finally:
             self.close()
+
+    def grade_one(self, student: str, staged: str) -> Result:
+        """Grade one staged submission on the cluster and wait (e.g. a learner's self-check);
+        the connection stays open for the next one until :meth:`close`."""
+        self.start()
+        future = self._submit((student, staged))
+        try:
+            return self._receive(future, student)
+        finally:
+            future.release()
 
     def _receive(self, future: Any, student: str) -> Result:
         """The result of a finished task, its folders unpacked under the parent's scratch."""
