@@ -91,9 +91,10 @@ def main() -> None:
     print(f"throughput 2 workers / local --jobs 2: {local / two:.2f}x")
     per_worker = n / one  # submissions per second of one single-threaded worker
     print(f"projection: N machines of c cores grade ~{per_worker * 3600:.0f} x N x c "
-          f"submissions/hour, until the parent's {central * 1000:.0f} ms of CPU per "
-          f"submission saturates one core: ~{3600 / central:.0f}/hour, "
-          f"~{1 / (central * per_worker):.0f} workers (split larger classes into several runs)")
+          f"submissions/hour, until the parent's CPU per submission ({central * 1000:.0f} ms, "
+          f"start-up included) saturates its core: at least ~{3600 / central:.0f}/hour, "
+          f"~{1 / (central * per_worker):.0f} workers; beyond, run several gradings at once "
+          "(e.g. one per assignment) into the same PostgreSQL gradebook")
 
 
 if __name__ == "__main__":

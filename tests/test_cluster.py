@@ -138,10 +138,12 @@ def test_corpus_on_the_cluster_matches_the_local_run(graded: dict) -> None:
     rows = summary_rows(proc.stdout)
     assert set(rows) == set(EXPECTED), proc.stdout
     for student, want in EXPECTED.items():
-        assert (float(rows[student][1]), rows[student][3]) == (want["score"], want["status"]), \
-            rows[student]
+        assert float(rows[student][1]) == want["score"], rows[student]
+        assert rows[student][3] in TIME_BOUND.get(student, {want["status"]}), rows[student]
         page = course / "feedback" / student / "fixture" / "fixture.html"
-        assert want["feedback"] in page.read_text(), student
+        if rows[student][3] == want["status"]:  # (a time-bound case may stop earlier)
+            assert want["feedback"] in page.read_text(), student
+        assert page.is_file(), student
     assert "postgresql://postgres@127.0.0.1" in proc.stdout  # the gradebook it wrote
     assert not (course / "gradebook.db").exists()  # SQLite untouched when --db-url is given
     assert not (course / "submitted").exists()
@@ -150,18 +152,52 @@ def test_corpus_on_the_cluster_matches_the_local_run(graded: dict) -> None:
 def test_postgres_gradebook_reads_back_with_nbgrader_export(graded: dict,
                                                             tmp_path: Path) -> None:
     """nbgrader's own export, from the PostgreSQL server, lists every student once."""
-    out = tmp_path / "export.csv"
-    db = normalise_db_url(graded["url"])  # nbgrader needs the psycopg 3 driver spelled out
-    proc = subprocess.run([str(BIN / "nbgrader"), "export", f"--db={db}", f"--to={out}",
-                           "--course=l2course-fixture"], cwd=tmp_path, capture_output=True,
-                          text=True, env=tool_env(), timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    with open(out) as fh:
-        rows = list(csv.DictReader(fh))
+    rows = nbgrader_export(graded["url"], tmp_path)
     assert sorted(r["student_id"] for r in rows) == sorted(EXPECTED)
     for row in rows:
         assert float(row["raw_score"]) == EXPECTED[row["student_id"]]["score"], row
         assert float(row["max_score"]) == 5, row
+
+
+def nbgrader_export(url: str, folder: Path) -> list[dict[str, str]]:
+    """``nbgrader export`` of the fixture course's gradebook at ``url``, as CSV rows."""
+    out = folder / "export.csv"
+    db = normalise_db_url(url)  # nbgrader needs the psycopg 3 driver spelled out
+    proc = subprocess.run([str(BIN / "nbgrader"), "export", f"--db={db}", f"--to={out}",
+                           "--course=l2course-fixture"], cwd=folder, capture_output=True,
+                          text=True, env=tool_env(), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    with open(out) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_two_runs_write_one_postgres_gradebook_at_once(postgres, cluster,
+                                                       tmp_path: Path) -> None:
+    """Two assignments graded at the same time into one new PostgreSQL gradebook: both
+    create its tables, the course and the same students; every grade is there once."""
+    course = fresh_course(tmp_path)
+    shutil.copytree(course / "source" / "fixture", course / "source" / "fixture2")
+    (course / "source" / "fixture2" / "fixture.ipynb").rename(
+        course / "source" / "fixture2" / "fixture2.ipynb")
+    students = ["correct", "partial", "wrong"]
+    submitted = tmp_path / "submitted"
+    for student in students:
+        for a in ("fixture", "fixture2"):
+            (submitted / student / a).mkdir(parents=True)
+            shutil.copy(CORPUS / "submitted" / student / "fixture" / "fixture.ipynb",
+                        submitted / student / a / f"{a}.ipynb")
+    url = postgres.create("shared")
+    runs = [subprocess.Popen([*L2COURSE, "grade", a, str(submitted), *LIMITS, "--scheduler",
+                              cluster.address, "--db-url", url, "--csv", str(tmp_path / a)],
+                             cwd=course, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=tool_env()) for a in ("fixture", "fixture2")]
+    for proc in runs:
+        stdout, stderr = proc.communicate(timeout=600)
+        assert proc.returncode == 0, stdout + stderr
+    rows = nbgrader_export(url, tmp_path)
+    got = sorted((r["assignment"], r["student_id"], float(r["raw_score"])) for r in rows)
+    assert got == sorted((a, s, float(EXPECTED[s]["score"]))
+                         for a in ("fixture", "fixture2") for s in students)
 
 
 # -- a worker lost mid-run ----------------------------------------------------------------

@@ -9,8 +9,17 @@ spelling given explicitly.)
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+T = TypeVar("T")
+#: Tries of a gradebook write that met a concurrent writer, and the pause before the next.
+ATTEMPTS, PAUSE = 5, 0.2
 
 
 class GradebookUnavailable(RuntimeError):
@@ -46,3 +55,25 @@ def check_reachable(url: str) -> None:
         raise GradebookUnavailable(f"cannot open the gradebook {shown(url)}: {first}") from exc
     finally:
         engine.dispose()
+
+
+def retrying(action: Callable[[], T], also: tuple[type[Exception], ...] = ()) -> T:
+    """``action()``, tried again when another grading run writing the same server gradebook
+    got there first (a row both insert, the tables both create: IntegrityError, nbgrader's
+    InvalidEntry; a serialization failure or deadlock).
+
+    Each run records its own results one at a time; several runs (e.g. one per assignment) may
+    share a PostgreSQL gradebook, and nbgrader's find-then-insert is not atomic. ``also`` adds
+    exception types worth a retry (``generate_assignment`` reports its failures as
+    RuntimeError). The last failure is raised.
+    """
+    from nbgrader.api import InvalidEntry
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return action()
+        except (DBAPIError, InvalidEntry, *also):
+            if attempt == ATTEMPTS:
+                raise
+            time.sleep(PAUSE * attempt)
+    raise AssertionError("unreachable")

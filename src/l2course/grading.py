@@ -19,7 +19,7 @@ from typing import Protocol
 
 from .cluster import ClusterPool
 from .course import Course
-from .database import check_reachable, normalise_db_url
+from .database import check_reachable, normalise_db_url, retrying
 from .gradebook import record, register_assignment, scores, write_csv
 from .models import Result, Settings, Status
 from .pool import Pool
@@ -68,7 +68,7 @@ class ClassRun:
         """Record one result: gradebook, autograded and feedback folders of the course."""
         a = self.assignment
         finish(result, self.notes.get(result.student, []))
-        record(self.db_url, self.course.course_id, a, result)
+        retrying(lambda: record(self.db_url, self.course.course_id, a, result))
         result.score, result.max_score = scores(self.db_url, self.course.course_id, a,
                                                 result.student)
         for kind, origin in (("autograded", result.autograded), ("feedback", result.feedback)):
@@ -118,7 +118,9 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
                                     if scheduler else Pool(course, assignment, settings, tmp))
         pool.start()  # workers set up their private courses meanwhile
         try:
-            releases = register_assignment(course, assignment, db_url)
+            server = not db_url.startswith("sqlite")  # shared by concurrent runs
+            releases = retrying(lambda: register_assignment(course, assignment, db_url),
+                                also=(RuntimeError,) if server else ())
             root = find_submitted_root(unpack(submissions.resolve(), tmp), assignment)
             subs = collect(root, assignment, releases)
             if not subs:
