@@ -3,8 +3,8 @@
 Both are started as the instructor would start them (Debian's ``initdb``/``pg_ctl``, the
 ``dask scheduler``/``dask worker`` commands), listen on 127.0.0.1 only, and are stopped (every
 process, by its own pid or process group) when the ``with`` block ends. Used by
-``tests/test_cluster.py`` and ``bench/grade_cluster.py``. Start-up cost, measured on the shared
-2-core machine: PostgreSQL ~2 s (initdb ~1.5 s), scheduler ~2 s, a worker ~3 s.
+``tests/test_cluster.py`` and ``bench/grade_cluster.py``. Start-up, measured on the shared
+2-core machine under load: PostgreSQL ~4 s (``initdb`` included), a scheduler and two workers ~8 s.
 """
 
 from __future__ import annotations

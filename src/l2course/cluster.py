@@ -26,6 +26,9 @@ changes is where a submission is graded:
   :class:`ClusterUnavailable` error from :meth:`ClusterPool.start`, which ``grade_class`` calls
   before it writes anything.
 
+:meth:`ClusterPool.grade_one` grades a single staged submission and keeps the connection open
+(for a self-check server sending learners' notebooks to the same cluster).
+
 Measured cost (busy 2-core machine): zipping a submission takes ~0.5 ms; the parent's share per
 submission is dominated by recording it in the gradebook (~150 ms of CPU: nbgrader opens the
 gradebook twice per result), which is what bounds one run's throughput, not Dask
