@@ -16,7 +16,8 @@ the gradebook into a throw-away PostgreSQL server instead of SQLite. Prints wall
 submission, the 2-worker / 1-worker throughput ratio, 2 workers vs ``--jobs 2``, and the CPU
 seconds the ``l2course grade`` process itself spent per submission on the cluster runs — the
 central cost (staging, shipping, recording in the gradebook) that bounds how many machines one
-grading run can feed.
+grading run can feed. Each run has ~10-20 s of fixed cost (start-up, the workers' probe and
+private courses): on a quiet machine use ``--n 60`` or more to see the steady state.
 """
 
 from __future__ import annotations
