@@ -14,8 +14,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from .cluster import ClusterUnavailable
 from .course import Course
 from .classdata import report_dir
+from .database import GradebookUnavailable, shown
 from .grading import check_notebook, grade_class, grades_path
 from .instructor_cli import add_commands
 from .models import Limits, Settings, parse_size
@@ -53,8 +55,8 @@ def _settings(args: argparse.Namespace, course: Course, jobs: int = 1) -> Settin
     given.setdefault("cell_timeout", course.cell_timeout)
     if args.no_sandbox:
         print("warning: --no-sandbox: student code runs with your permissions", file=sys.stderr)
-    else:
-        check_sandbox()
+    elif not getattr(args, "scheduler", None):
+        check_sandbox()  # with --scheduler, each worker checks its own host
     return Settings(Limits(**given), sandbox=not args.no_sandbox, guard=not args.no_guard,
                     jobs=jobs)
 
@@ -63,14 +65,15 @@ def grade(args: argparse.Namespace) -> int:
     course = Course.load(args.course_dir or Path.cwd())
     settings = _settings(args, course, args.jobs or os.cpu_count() or 1)
     results = grade_class(course, args.assignment, Path(args.submissions), settings,
-                          db_url=args.db_url, csv=args.csv, watch=Progress())
+                          db_url=args.db_url, csv=args.csv, watch=Progress(),
+                          scheduler=args.scheduler)
     if not results:
         print(f"no submissions of {args.assignment} found in {args.submissions}",
               file=sys.stderr)
         return 1
     print()
     print(summary_table(results))
-    print(f"\n{len(results)} submissions; gradebook: {args.db_url or course.db_url}; "
+    print(f"\n{len(results)} submissions; gradebook: {shown(args.db_url or course.db_url)}; "
           f"grades: {args.csv or grades_path(course, args.assignment)}; "
           f"class report: {report_dir(course, args.assignment) / 'index.html'}; "
           f"feedback: {course.folder('feedback')}")
@@ -117,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SQLAlchemy URL of the gradebook (default: db_url in nbgrader_config.py)")
     g.add_argument("--csv", type=Path, default=None,
                    help="where to write the grades file (default: reports/ASSIGNMENT/grades.csv)")
+    g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help="grade on this Dask cluster's workers instead of locally (--jobs is "
+                        "then ignored; see the README, 'Running a large class')")
     _add_limits(g)
     g.set_defaults(func=grade)
     c = sub.add_parser("check", help="self-check one completed exercise notebook")
@@ -140,7 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     try:
         return args.func(args)
-    except (SandboxUnavailable, SubmissionError, FileNotFoundError) as exc:
+    except (SandboxUnavailable, SubmissionError, FileNotFoundError, ClusterUnavailable,
+            GradebookUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -22,7 +22,9 @@ import nbformat
 
 from .classdata import read_class, report_dir
 from .classreport import write_report
+from .cluster import ClusterPool
 from .course import Course
+from .database import check_reachable, normalise_db_url, retrying
 from .feedback import GradedNotebook, render_feedback, write_feedback
 from .gradebook import record, register_assignment, scores, write_csv
 from .lateness import Lateness, TimestampError, apply_lateness, read_timestamp
@@ -76,7 +78,7 @@ class ClassRun:
         """Record one result: gradebook, autograded and feedback folders of the course."""
         a = self.assignment
         finish(result, self.notes.get(result.student, []))
-        record(self.db_url, self.course.course_id, a, result)
+        retrying(lambda: record(self.db_url, self.course.course_id, a, result))
         late = apply_lateness(self.db_url, self.course.course_id, a, result.student,
                               self.timestamps.get(result.student), self.course.config,
                               self.releases)
@@ -139,21 +141,27 @@ def _stage(subs: list[Submission], run: ClassRun, tmp: Path) -> list[tuple[str, 
 
 def grade_class(course: Course, assignment: str, submissions: Path, settings: Settings, *,
                 db_url: str | None = None, csv: Path | None = None,
-                watch: Watcher | None = None) -> list[Result]:
+                watch: Watcher | None = None, scheduler: str | None = None) -> list[Result]:
     """Grade every submission of ``assignment`` in ``submissions`` (a folder or a zip).
 
     Results go to the gradebook (``db_url``, default the course's), the course's autograded and
     feedback folders, ``csv`` (default :func:`grades_path`) and the class report
-    (``reports/<assignment>/``); ``watch`` sees each as it ends. Returns the results, or [] if
-    there was no submission (nothing is then written).
+    (``reports/<assignment>/``); ``watch`` sees each as it ends. With ``scheduler``
+    (``tcp://HOST:PORT``) the submissions are graded on that Dask cluster
+    (:mod:`~l2course.cluster`). Returns the results, or [] if there was no submission (nothing
+    is then written); an unreachable scheduler or database server raises first.
     """
     course.source(assignment)  # fail before any worker starts
-    db_url = db_url or course.db_url
+    db_url = normalise_db_url(db_url or course.db_url)
+    check_reachable(db_url)  # a server gradebook answers before any worker starts
     with scratch("l2course-grade-") as tmp:
-        pool = Pool(course, assignment, settings, tmp)
+        pool: Pool | ClusterPool = (ClusterPool(course, assignment, settings, tmp, scheduler)
+                                    if scheduler else Pool(course, assignment, settings, tmp))
         pool.start()  # workers set up their private courses meanwhile
         try:
-            releases = register_assignment(course, assignment, db_url)
+            server = not db_url.startswith("sqlite")  # shared by concurrent runs
+            releases = retrying(lambda: register_assignment(course, assignment, db_url),
+                                also=(RuntimeError,) if server else ())
             root = find_submitted_root(unpack(submissions.resolve(), tmp), assignment)
             subs = collect(root, assignment, releases)
             if not subs:
