@@ -28,6 +28,8 @@ A local Sphinx extension, enabled in ``_config.yml``. The English edition is bui
   (the switcher's label, the landing page's note on figures, "full course") are in the
   ``sphinx`` catalog ``locales/<lang>/LC_MESSAGES/sphinx.po``, which Sphinx compiles and prefers
   to its own and the themes' translations.
+* **Exercise notebooks.** A translated exercise page's download button gives the notebook in
+  that language (``_translated_downloads``; the mechanism is ``l2course.translate``'s).
 * **A note on figures.** On a translated edition, the root page gets a note (from ``sphinx.po``)
   saying that the text inside figure images stays English.
 
@@ -37,6 +39,8 @@ Cost: one dict lookup per glue role and per page; no extra pass over the output.
 from __future__ import annotations
 
 import posixpath
+import re
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -180,6 +184,35 @@ class FigureTextNote(SphinxTransform):
         section.insert(section.index(title) + 1 if title is not None else 0, note)
 
 
+EXERCISE = re.compile(r"exercises/([^/]+)/\1")
+
+
+def _translated_downloads(app: Sphinx, exception: Exception | None) -> None:
+    """A translated exercise page's download button gives the notebook in that language.
+
+    The button links ``_sources/exercises/<a>/<a>.ipynb`` (the English release); in a translated
+    edition that file is replaced by ``l2course.translate.release_in``: the same graded cells,
+    the page's translated instructions, and the first cell that switches the tests' messages
+    to the edition's language. Cost: a few milliseconds per exercise.
+    """
+    language = language_of(app.config)
+    if exception is not None or app.builder.name != "html" or language == root_language(
+            app.config):
+        return
+    from l2course.translate import release_in
+
+    import nbformat
+
+    root = Path(app.srcdir)
+    for docname in sorted(app.env.found_docs):
+        match = EXERCISE.fullmatch(docname)
+        if match is None or not (root / "solutions" / match.group(1)).is_dir():
+            continue
+        target = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(release_in(root, match.group(1), language), target)
+
+
 def _configure(app: Sphinx, config: Config) -> None:
     # The gettext builder has no mime priorities in myst-nb, so a glued figure became its
     # text/plain repr there and its ``:alt:`` never reached the catalogs: give it the HTML ones.
@@ -205,4 +238,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(FigureTextNote)
     app.add_transform(KeepTranslatedTocRefText)
     app.connect("html-page-context", _page_context)
+    app.connect("build-finished", _translated_downloads)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
