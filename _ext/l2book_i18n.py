@@ -213,6 +213,36 @@ def _translated_downloads(app: Sphinx, exception: Exception | None) -> None:
         nbformat.write(release_in(root, match.group(1), language), target)
 
 
+def _interface_strings(app: Sphinx, config: Config) -> None:
+    """Translate the interface strings the themes leave in English (translated edition only).
+
+    ``sphinx.po`` is Sphinx's own catalog domain, which pydata-sphinx-theme's templates use
+    (``_('Color mode')``); sphinx-book-theme looks its strings up in its ``booktheme`` domain,
+    whose Japanese catalog lacks a few ("Launch interactive content"): the same ``sphinx.po``,
+    compiled into the doctree folder, is added as that domain's fallback. The search box's
+    placeholder is a theme option, translated here.
+    """
+    language = language_of(config)
+    if language == root_language(config):
+        return
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    compiled = Path(app.doctreedir) / "l2book_locale"
+    for folder in config.locale_dirs:
+        po = Path(app.srcdir) / folder / language / "LC_MESSAGES" / "sphinx.po"
+        if po.is_file():
+            mo = compiled / language / "LC_MESSAGES" / "booktheme.mo"
+            mo.parent.mkdir(parents=True, exist_ok=True)
+            with po.open("rb") as source, mo.open("wb") as target:
+                write_mo(target, read_po(source))
+            app.add_message_catalog("booktheme", str(compiled))
+            break
+    options = config.html_theme_options
+    options["search_bar_text"] = str(translate(options.get("search_bar_text")
+                                               or "Search this book..."))
+
+
 def _configure(app: Sphinx, config: Config) -> None:
     # The gettext builder has no mime priorities in myst-nb, so a glued figure became its
     # text/plain repr there and its ``:alt:`` never reached the catalogs: give it the HTML ones.
@@ -234,6 +264,7 @@ def _configure(app: Sphinx, config: Config) -> None:
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value("l2book_editions", {"en": "English", "ja": "日本語"}, "html", dict)
     app.connect("config-inited", _configure)
+    app.connect("config-inited", _interface_strings)
     _register_glue_roles(app)
     app.add_transform(FigureTextNote)
     app.add_transform(KeepTranslatedTocRefText)
