@@ -30,6 +30,7 @@ A local Sphinx extension, enabled in ``_config.yml``. The English edition is bui
   to its own and the themes' translations.
 * **Exercise notebooks.** A translated exercise page's download button gives the notebook in
   that language (``_translated_downloads``; the mechanism is ``l2course.translate``'s).
+* **Japanese search.** Index and query split Japanese the same way (``japanese_tokens``).
 * **A note on figures.** On a translated edition, the root page gets a note (from ``sphinx.po``)
   saying that the text inside figure images stays English.
 
@@ -184,6 +185,63 @@ class FigureTextNote(SphinxTransform):
         section.insert(section.index(title) + 1 if title is not None else 0, note)
 
 
+# -- Japanese search --------------------------------------------------------------------------
+#: Kana, CJK ideographs (and compatibility forms), half-width katakana.
+CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uff66-\uff9f"
+SEGMENTS = re.compile(f"[{CJK}]+|[^{CJK}]+")
+SPLITTER_JS = """
+function splitQuery(query) {
+  // The same tokens as the index (_ext/l2book_i18n.py, SearchJapaneseBigrams).
+  const cjk = /^[%(cjk)s]/u;
+  const out = [];
+  for (const word of query.split(/[^\\p{L}\\p{N}_]+/u)) {
+    for (const part of (word.match(/[%(cjk)s]+|[^%(cjk)s]+/gu) || [])) {
+      if (!cjk.test(part) || part.length === 1) { out.push(part); continue; }
+      for (let i = 0; i + 1 < part.length; i++) out.push(part.slice(i, i + 2));
+    }
+  }
+  return out;
+}
+""" % {"cjk": CJK.replace("\\", "\\\\")}
+
+
+def japanese_tokens(text: str) -> list[str]:
+    """Words of Latin text (lower case); runs of Japanese as overlapping character pairs.
+
+    Sphinx's Japanese splitter (a TinySegmenter port) indexes words, but the browser has no such
+    splitter: it looks up the query "重み減衰" whole, while the index holds "重み" and "減衰", and
+    "L2正則化" was indexed as "正" + "則化", so "正則化" missed that page. Pairs of characters
+    are what both sides can compute the same way (CJK bigrams, as Lucene's CJK analyser does);
+    Sphinx's search requires every token of the query, so a page matches when it holds every
+    pair of the query's word.
+    """
+    tokens: list[str] = []
+    for word in re.findall(r"\w+", text):
+        for part in SEGMENTS.findall(word):
+            if not re.match(f"[{CJK}]", part) or len(part) == 1:
+                tokens.append(part.lower())
+            else:
+                tokens += [part[i:i + 2] for i in range(len(part) - 1)]
+    return tokens
+
+
+def _search_language() -> type:
+    from sphinx.search.ja import SearchJapanese
+
+    class SearchJapaneseBigrams(SearchJapanese):
+        """Japanese search whose index and query share one tokenizer (``japanese_tokens``)."""
+
+        js_splitter_code = SPLITTER_JS
+
+        def split(self, input: str) -> list[str]:  # noqa: A002 (Sphinx's signature)
+            return japanese_tokens(input)
+
+        def word_filter(self, stemmed_word: str) -> bool:
+            return bool(stemmed_word) and not stemmed_word.isdigit()
+
+    return SearchJapaneseBigrams
+
+
 EXERCISE = re.compile(r"exercises/([^/]+)/\1")
 
 
@@ -269,5 +327,6 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_transform(FigureTextNote)
     app.add_transform(KeepTranslatedTocRefText)
     app.connect("html-page-context", _page_context)
+    app.add_search_language(_search_language())
     app.connect("build-finished", _translated_downloads)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

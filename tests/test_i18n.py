@@ -36,9 +36,9 @@ from conftest import ASSIGNMENTS, BIN, JB_FLAGS, REPO, BookBuild, build_book, to
 
 sys.path.insert(0, str(REPO / "_ext"))
 import i18n_catalogs  # noqa: E402
+import l2book_i18n  # noqa: E402
 
 from l2course import translate  # noqa: E402
-from sphinx.search.ja import DefaultSplitter  # noqa: E402
 
 pytestmark = pytest.mark.build
 TINY = REPO / "tests" / "i18n_book"
@@ -185,18 +185,18 @@ def test_every_japanese_page_links_its_english_page_and_back(japanese_book: Book
 
 
 def test_japanese_search_finds_japanese_words(japanese_book: BookBuild) -> None:
-    """Sphinx's own Japanese splitter indexes the terms (no extra package)."""
+    """The index holds every token the browser's query splitter makes of the words."""
     index = (japanese_book.html_dir / "searchindex.js").read_text(encoding="utf-8")
     data = json.loads(index[index.index("(") + 1: index.rindex(")")])
     terms = data["terms"]
-    splitter = DefaultSplitter({})
     for word in ("正則化", "重み減衰", "交差検証"):
-        tokens = [t for t in splitter.split(word) if t.strip()]
+        tokens = l2book_i18n.japanese_tokens(word)  # what the page's splitQuery computes
         pages = [set(terms.get(t, []) if isinstance(terms.get(t), list) else [terms.get(t)])
                  for t in tokens]
         assert all(terms.get(t) is not None for t in tokens), (word, tokens)
         assert set.intersection(*pages), f"{word}: no page has all of {tokens}"
-    assert '"ja"' in (japanese_book.html_dir / "_static" / "documentation_options.js").read_text()
+    assert "SearchJapaneseBigrams" in (japanese_book.html_dir / "_static" / "language_data.js"
+                                       ).read_text(encoding="utf-8")
 
 
 def test_japanese_exercise_download_is_the_japanese_notebook(japanese_book: BookBuild) -> None:
@@ -233,6 +233,14 @@ def test_every_assignment_has_its_feedback_translated() -> None:
             continue
         missing += [f"{aid}: {m!r}" for m in visible + hidden if m not in catalog]
     assert not missing, "\n".join(missing[:40])
+
+
+def test_japanese_tokens_match_in_index_and_query() -> None:
+    """Index and query give the same tokens; a compound is found inside a longer run."""
+    page = l2book_i18n.japanese_tokens("L2正則化は重み減衰とも呼ばれます")
+    for query in ("正則化", "重み減衰", "L2"):
+        assert set(l2book_i18n.japanese_tokens(query)) <= set(page), query
+    assert l2book_i18n.japanese_tokens("交差検証") == ["交差", "差検", "検証"]
 
 
 def test_markdown_translation_keeps_structure() -> None:
