@@ -8,7 +8,8 @@
 * ``execute.cache`` pointing at the English build's jupyter-cache: the Japanese build reads the
   outputs the English build stored and executes nothing (a notebook missing from the cache would
   execute once and be stored there, for both editions);
-* ``html.baseurl`` + ``ja/`` (the edition is published under ``ja/``);
+* ``html.baseurl`` + ``ja/`` (the edition is published under ``ja/``), and in a selection of
+  chapters the full course's address for left-out pages likewise;
 * the book's title from the catalogs (the msgid equal to the English title);
 * relative ``local_extensions`` paths re-based on the output folder (Jupyter Book resolves them
   against the config file's folder).
@@ -60,6 +61,9 @@ def edition_config(config: dict, base_dir: Path, out: Path, language: str, book:
     settings = config["sphinx"].setdefault("config", {})
     settings["language"] = language
     settings["html_search_language"] = language
+    elsewhere = settings.get("l2book_elsewhere") or {}
+    if elsewhere.get("url"):  # a selection: left-out pages link to the full course's edition
+        elsewhere["url"] = elsewhere["url"].rstrip("/") + f"/{language}/"
     html = config.setdefault("html", {})
     if html.get("baseurl"):
         html["baseurl"] = html["baseurl"].rstrip("/") + f"/{language}/"

@@ -104,7 +104,11 @@ def _keep_script(asset: Any, mathjax_path: str) -> bool:
 
 
 def _label_summaries(html: str) -> str:
-    return SIDEBAR_SUMMARY.sub(r'\1<summary aria-label="Show or hide the pages under \2">', html)
+    from sphinx.locale import _  # the label in the edition's language (locales/*/sphinx.po)
+
+    label = str(_("Show or hide the pages under {section}"))
+    return SIDEBAR_SUMMARY.sub(
+        lambda m: f'{m.group(1)}<summary aria-label="{label.format(section=m.group(2))}">', html)
 
 
 def _trim_page_assets(
