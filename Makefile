@@ -54,7 +54,7 @@ ifeq ($(strip $(CHAPTERS)),)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html
 	$(foreach lang,$(TRANSLATIONS),$(call translate,$(lang),_config.yml,,_build/.$(lang),_build/html/$(lang)))
 else
-	rm -rf $(SELECTION)
+	rm -rf $(SELECTION) $(addprefix $(SELECTION)-,$(TRANSLATIONS))
 	$(BIN)/python _ext/select_chapters.py $(SELECTION) $(CHAPTERS)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html --config $(SELECTION)/_config.yml --toc $(SELECTION)/_toc.yml --path-output $(SELECTION)
 	rm -rf _build/html && mkdir -p _build && cp -r $(SELECTION)/_build/html _build/html
