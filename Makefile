@@ -12,11 +12,12 @@ JB_FLAGS := -W -n --keep-going
 
 help:
 	@echo "make venv             create .venv: the pinned dependencies and the l2course command"
-	@echo "make book             build the learner edition into _build/html"
+	@echo "make book             build the learner edition into _build/html (Japanese: _build/html/ja)"
 	@echo "make book CHAPTERS=\"01 03 04\"  build only those chapters (with their exercises) into _build/html"
 	@echo "make book-instructor  build the instructor edition (with solutions) into _build/instructor"
 	@echo "make serve            serve _build/html on http://127.0.0.1:8000"
 	@echo "make pdf              print the learner edition to _build/pdf/book.pdf (Chromium)"
+	@echo "make pdf EDITION=ja   ... the Japanese edition to _build/pdf/book-ja.pdf (also book-instructor)"
 	@echo "make test             run the whole test suite"
 	@echo "make lock             regenerate requirements.lock from requirements.in"
 
@@ -35,33 +36,64 @@ $(STAMP): requirements.lock pyproject.toml
 CHAPTERS ?=
 SELECTION := _build/.selection
 
+# Translated editions: one per folder under locales/ (today: ja), each built from the English
+# build's executed notebooks (its jupyter-cache: nothing executes twice) into _build/html/<lang>/.
+# _ext/edition_config.py writes the edition's config (language, search language, cache, baseurl).
+TRANSLATIONS := $(notdir $(wildcard locales/*))
+# book-instructor / pdf: EDITION=ja builds the Japanese edition (not LANG: the shell sets it).
+EDITION ?= en
+# $(call translate,LANG,BASE_CONFIG,TOC_FLAG,OUT,HTML_DEST): build one translated edition.
+define translate
+	$(BIN)/python _ext/edition_config.py $(1) $(4) --base $(2)
+	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html --config $(4)/_config.yml $(3) --path-output $(4)
+	rm -rf $(5) && cp -al $(4)/_build/html $(5)
+endef
+
 book: $(STAMP)
 ifeq ($(strip $(CHAPTERS)),)
+	rm -rf $(addprefix _build/html/,$(TRANSLATIONS))
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html
+	$(foreach lang,$(TRANSLATIONS),$(call translate,$(lang),_config.yml,,_build/.$(lang),_build/html/$(lang)))
 else
-	rm -rf $(SELECTION)
+	rm -rf $(SELECTION) $(addprefix $(SELECTION)-,$(TRANSLATIONS))
 	$(BIN)/python _ext/select_chapters.py $(SELECTION) $(CHAPTERS)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html --config $(SELECTION)/_config.yml --toc $(SELECTION)/_toc.yml --path-output $(SELECTION)
 	rm -rf _build/html && mkdir -p _build && cp -r $(SELECTION)/_build/html _build/html
+	$(foreach lang,$(TRANSLATIONS),$(call translate,$(lang),$(SELECTION)/_config.yml,--toc $(SELECTION)/_toc.yml,$(SELECTION)-$(lang),_build/html/$(lang)))
 endif
 	@echo
-	@echo "The book is in $(CURDIR)/_build/html/index.html"
+	@echo "The book is in $(CURDIR)/_build/html/index.html (Japanese: _build/html/ja/index.html)"
 	@echo "Open that file in a browser, or run 'make serve' and visit http://127.0.0.1:8000"
 
 # Instructor edition: the same book plus the solutions (executed, answer and test cells
 # collapsed). Config and toc are generated into _build/.instructor; the HTML ends in _build/instructor.
 book-instructor: $(STAMP)
 	$(BIN)/python _instructor/build_config.py _build/.instructor
+ifeq ($(EDITION),en)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder html --config _build/.instructor/_config.yml --toc _build/.instructor/_toc.yml --path-output _build/.instructor
-	rm -rf _build/instructor && cp -r _build/.instructor/_build/html _build/instructor
+	rm -rf _build/instructor.new && cp -r _build/.instructor/_build/html _build/instructor.new
+	$(foreach lang,$(TRANSLATIONS),test ! -d _build/instructor/$(lang) || mv _build/instructor/$(lang) _build/instructor.new/$(lang);)
+	rm -rf _build/instructor && mv _build/instructor.new _build/instructor
 	@echo
 	@echo "The instructor edition is in $(CURDIR)/_build/instructor/index.html"
+else
+	mkdir -p _build/instructor
+	$(call translate,$(EDITION),_build/.instructor/_config.yml,--toc _build/.instructor/_toc.yml,_build/.instructor-$(EDITION),_build/instructor/$(EDITION))
+	@echo
+	@echo "The instructor edition ($(EDITION)) is in $(CURDIR)/_build/instructor/$(EDITION)/index.html"
+endif
 
 # Jupyter Book's own pdfhtml builder needs Playwright's downloaded Chromium; this is the same
 # (singlehtml, then print) with Debian's /usr/bin/chromium, offline.
 pdf: $(STAMP)
+ifeq ($(EDITION),en)
 	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder singlehtml
 	$(BIN)/python _ext/print_pdf.py _build/singlehtml _build/pdf/book.pdf
+else
+	$(BIN)/python _ext/edition_config.py $(EDITION) _build/.$(EDITION)-pdf
+	$(BIN)/jupyter-book build . $(JB_FLAGS) --builder singlehtml --config _build/.$(EDITION)-pdf/_config.yml --path-output _build/.$(EDITION)-pdf
+	$(BIN)/python _ext/print_pdf.py _build/.$(EDITION)-pdf/_build/singlehtml _build/pdf/book-$(EDITION).pdf
+endif
 
 serve:
 	@test -f _build/html/index.html || { echo "No book yet: run 'make book' first."; exit 1; }

@@ -175,3 +175,32 @@ def exercise_of(chapter: Path) -> str:
         f"chapter {chapter.name} needs exactly one assignment named ex{number}-* "
         f"in solutions/, found {found}")
     return found[0]
+
+
+@pytest.fixture(scope="session")
+def japanese_book(built_book: BookBuild, run_id: str) -> BookBuild:
+    """The Japanese edition, built once per test run into ``_build/html/ja`` as ``make book`` does.
+
+    It reads the English build's jupyter-cache (``_ext/edition_config.py``): nothing executes.
+    """
+    build_dir = REPO / "_build"
+    record = build_dir / "test-build-ja.json"
+    html_dir = build_dir / "html" / "ja"
+    with FileLock(str(build_dir / "test-build-ja.lock")):
+        if record.exists():
+            data = json.loads(record.read_text())
+            if data["run"] == run_id:
+                return BookBuild(data["returncode"], data["log"], data["seconds"], html_dir)
+        out = build_dir / ".ja"
+        subprocess.run([str(BIN / "python"), str(REPO / "_ext" / "edition_config.py"), "ja",
+                        str(out)], check=True, cwd=REPO)
+        result = build_book(REPO, extra=["--config", str(out / "_config.yml"),
+                                         "--path-output", str(out)])
+        subprocess.run(["rm", "-rf", str(html_dir)], check=True)
+        if result.returncode == 0:
+            subprocess.run(["cp", "-al", str(out / "_build" / "html"), str(html_dir)], check=True)
+        result = BookBuild(result.returncode, result.log, result.seconds, html_dir)
+        (build_dir / "test-build-ja.log").write_text(result.log)
+        record.write_text(json.dumps({"run": run_id, "returncode": result.returncode,
+                                      "log": result.log, "seconds": result.seconds}))
+        return result

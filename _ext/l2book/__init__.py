@@ -13,6 +13,8 @@ Jupyter Book 1.0.4 / pydata-sphinx-theme 0.17 page gets wrong for this course, o
 * ``responsive``   the book on a phone: responsive CSS, a text readout beside chapter 2's slider
 * ``tocnum``       chapter and exercise numbers in prose from the toc (``{tocref}``, ``{tocnum}``)
 * ``elsewhere``    in a selection of chapters, left-out pages linked to the full course
+* ``i18n``         the other editions (Japanese): glue and ``{tocref}`` in translated text, alt
+                   text in the catalogs, the language switcher, hreflang alternates, search
 * ``checkserver``  each exercise page says where to check a notebook (the course's server or
                    ``l2course check``)
 * ``scan``         after an HTML build, ONE pass over the built pages for the four fixes below:
@@ -28,7 +30,7 @@ from typing import Any
 
 from sphinx.application import Sphinx
 
-from . import bibliography, checkserver, elsewhere, originals, page_assets, raw_html, responsive, scan, sidebar, theme, tocnum
+from . import bibliography, checkserver, elsewhere, i18n, originals, page_assets, raw_html, responsive, scan, sidebar, theme, tocnum
 
 
 def setup(app: Sphinx) -> dict[str, Any]:
@@ -55,4 +57,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_config_value(elsewhere.CONFIG, {}, "html", types=[dict])
     app.connect("missing-reference", elsewhere.link_to_full_course)
     checkserver.setup(app)
+    i18n.setup(app)  # the Japanese edition: glue in translations, switcher, alternates, search
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}

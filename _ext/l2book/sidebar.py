@@ -20,7 +20,11 @@ SIDEBAR_SUMMARY = re.compile(
 
 def label_summaries(html: str) -> str:
     """``html`` with an ``aria-label`` on each fold-out's ``<summary>``."""
-    return SIDEBAR_SUMMARY.sub(r'\1<summary aria-label="Show or hide the pages under \2">', html)
+    from sphinx.locale import _  # the label in the edition's language (locales/*/sphinx.po)
+
+    label = str(_("Show or hide the pages under {section}"))
+    return SIDEBAR_SUMMARY.sub(
+        lambda m: f'{m.group(1)}<summary aria-label="{label.format(section=m.group(2))}">', html)
 
 
 def wrap_toctree(
