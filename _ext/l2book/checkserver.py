@@ -44,23 +44,27 @@ def exercise_of(docname: str) -> str | None:
 
 
 def _note(exercise: str, url: str) -> nodes.admonition:
+    """The note, in the edition's language (its strings are in ``locales/*/LC_MESSAGES/sphinx.po``:
+    the note is added after Sphinx has translated the page's own text)."""
+    from sphinx.locale import _
+
     note = nodes.admonition(classes=["tip", "l2book-check"])
     para = nodes.paragraph()
     if url:
         link = f"{url.rstrip('/')}/?assignment={quote(exercise)}"
-        note += nodes.title(text="Check your work online")
-        para += nodes.Text("Save the notebook, then upload it to your course's self-check "
-                           "server: ")
+        note += nodes.title(text=_("Check your work online"))
+        para += nodes.Text(_("Save the notebook, then upload it to your course's self-check "
+                             "server: "))
         para += nodes.reference(link, link, refuri=link)
-        para += nodes.Text(". It runs the hidden tests too, in a sandbox, and within seconds "
-                           "shows each test's result and message (never the tests' code). "
-                           "Nothing is recorded as a grade.")
+        para += nodes.Text(_(". It runs the hidden tests too, in a sandbox, and within seconds "
+                             "shows each test's result and message (never the tests' code). "
+                             "Nothing is recorded as a grade."))
     else:
-        note += nodes.title(text="Check your work")
-        para += nodes.Text("Save the notebook, then, from a clone of the course, run ")
+        note += nodes.title(text=_("Check your work"))
+        para += nodes.Text(_("Save the notebook, then, from a clone of the course, run "))
         para += nodes.literal(text=f"l2course check {exercise}.ipynb")
-        para += nodes.Text(": it grades your notebook with the hidden tests and prints each "
-                           "test's result and message.")
+        para += nodes.Text(_(": it grades your notebook with the hidden tests and prints each "
+                             "test's result and message."))
     note += para
     return note
 
