@@ -159,9 +159,7 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
                                     if scheduler else Pool(course, assignment, settings, tmp))
         pool.start()  # workers set up their private courses meanwhile
         try:
-            server = not db_url.startswith("sqlite")  # shared by concurrent runs
-            releases = retrying(lambda: register_assignment(course, assignment, db_url),
-                                also=(RuntimeError,) if server else ())
+            releases = _register(course, assignment, db_url)
             root = find_submitted_root(unpack(submissions.resolve(), tmp), assignment)
             subs = collect(root, assignment, releases)
             if not subs:
@@ -180,6 +178,14 @@ def grade_class(course: Course, assignment: str, submissions: Path, settings: Se
               run.results, course.source(assignment))
     write_report(read_class(course, assignment, db_url), report_dir(course, assignment))
     return run.results
+
+
+def _register(course: Course, assignment: str, db_url: str) -> dict[str, nbformat.NotebookNode]:
+    """The release notebooks, with the assignment registered in the gradebook; a server gradebook
+    is shared by concurrent runs, so a write that met another run's is retried."""
+    server = not db_url.startswith("sqlite")
+    return retrying(lambda: register_assignment(course, assignment, db_url),
+                    also=(RuntimeError,) if server else ())
 
 
 def grades_path(course: Course, assignment: str) -> Path:
