@@ -102,6 +102,17 @@ def ledger() -> dict[str, str]:
     return {cid: verdict.strip() for cid, verdict in rows}
 
 
+def untranslated(node: ast.AST) -> ast.AST:
+    """``node`` with each ``_tr("text")`` call replaced by its text (feedback goes through ``_tr``)."""
+    class Unwrap(ast.NodeTransformer):
+        def visit_Call(self, call: ast.Call) -> ast.AST:
+            if isinstance(call.func, ast.Name) and call.func.id == "_tr" and len(call.args) == 1:
+                return self.visit(call.args[0])
+            return self.generic_visit(call)
+
+    return Unwrap().visit(node)
+
+
 def exercise() -> tuple[dict[str, str], dict[str, str]]:
     """The instructor's ``verdicts`` and the hidden tests' expected answers, {claim: word}."""
     solution: dict[str, str] = {}
@@ -115,7 +126,7 @@ def exercise() -> tuple[dict[str, str], dict[str, str]]:
             solution = ast.literal_eval(body.split("=", 1)[1].strip())
         for node in ast.walk(ast.parse(src)):
             if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "_answers":
-                for cid, pair in ast.literal_eval(node.value).items():
+                for cid, pair in ast.literal_eval(untranslated(node.value)).items():
                     expected[cid] = pair[0]
     return solution, expected
 
