@@ -316,7 +316,7 @@ def test_images_loaded_with_alt_text(visit: Any, doc: str) -> None:
     assert not no_alt, f"{doc}: images without alt text: {no_alt}"
 
 
-NUMBER = re.compile(r"^[−+-]?(\d[\d,\u202f ]*(\.\d+)?|\.\d+)([eE×][−+-]?\d+|×10\^?[−+-]?\d+)?\s*%?$")
+NUMBER = re.compile(r"^[−+-]?(\d[\d,\u202f ]*(\.\d+)?|\.\d+)([eE×][−+-]?\d+|×10\^?[−+-]?\d+|\s?×\s?10⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)?\s*%?$")
 REPR_JUNK = re.compile(r"np\.|array\(|float\d*\(|int\d*\(|^<|^['\"]|['\"]$|\{glue")
 
 

@@ -252,5 +252,5 @@ def test_killed_worker_loses_nothing_and_grades_nothing_twice(cluster, tmp_path:
     assert "-".join(killed) in KILL_SUBSET
     progress = [line for line in stderr.splitlines() if line.startswith("grading [")]
     assert len(progress) == len(KILL_SUBSET), stderr  # one result per student, none twice
-    with open(course / "grades.csv") as fh:
+    with open(course / "reports" / "fixture" / "grades.csv") as fh:
         assert sorted(r["student_id"] for r in csv.DictReader(fh)) == sorted(KILL_SUBSET)
