@@ -101,7 +101,7 @@ serve:
 
 test: $(STAMP)
 	@command -v bwrap >/dev/null || { echo "error: bubblewrap (bwrap) is missing: the grader's tests sandbox student code with it."; echo "Install it with: sudo apt-get install bubblewrap"; exit 1; }
-	$(BIN)/python -m pytest -n auto --dist loadscope
+	$(BIN)/python -m pytest -n auto --dist loadscope --durations=25
 
 lock:
 	rm -rf /tmp/l2course-lock-venv
