@@ -105,10 +105,22 @@ class ClassRun:
         graded = graded_notebooks(result, autograded)
         for gnb in graded:
             page = render_feedback(self.assignment, [gnb], student=result.student,
-                                   lateness=late, notes=self.notes.get(result.student, []),
+                                   lateness=late,
+                                   notes=page_notes(result, self.notes.get(result.student, [])),
                                    maths=self.maths)
             write_feedback(folder / f"{gnb.name}.html", page)
         result.feedback = str(folder) if graded else None
+
+
+def page_notes(result: Result, notes: list[str]) -> list[str]:
+    """What a feedback page says above the tests: the grader's notes, then what stopped the
+    notebook (a limit, a crashed kernel, an error in an answer cell), each once. Without these a
+    learner whose loop hit the time limit would read only the NameErrors that followed."""
+    out = list(notes)
+    for text in [*(f"{e['kind']}: {e['message']}" for e in result.events), *result.answer_errors]:
+        if text not in out:
+            out.append(text)
+    return out
 
 
 def graded_notebooks(result: Result, autograded: Path) -> list[GradedNotebook]:
@@ -232,6 +244,6 @@ def check_notebook(course: Course, notebook: Path, assignment: str,
             worker.close()
     page = None
     if graded:
-        page = render_feedback(assignment, graded, notes=sub.notes,
+        page = render_feedback(assignment, graded, notes=page_notes(result, sub.notes),
                                maths=Typesetter.find(course.root))
     return Checked(sub.notes, result=result, feedback_html=page)
