@@ -41,7 +41,12 @@ def solution_only(assignment: str) -> list[str]:
     ))
 
 
-SOLUTION_ONLY = list(dict.fromkeys(s for a in ASSIGNMENTS for s in solution_only(a)))
+# A line one assignment hides may be another's visible text (the translation tables share
+# phrases such as 'penalising the intercept'): only lines no release shows are sentinels.
+ALL_RELEASED = "\n".join(
+    line for a in ASSIGNMENTS for line in notebook_lines(REPO / "exercises" / a / f"{a}.ipynb"))
+SOLUTION_ONLY = list(dict.fromkeys(
+    s for a in ASSIGNMENTS for s in solution_only(a) if s not in ALL_RELEASED))
 
 
 def learner_sources() -> str:
