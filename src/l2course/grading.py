@@ -31,7 +31,7 @@ from .lateness import Lateness, TimestampError, apply_lateness, read_timestamp
 from .maths import Typesetter
 from .models import Result, Settings, Status
 from .pool import Pool
-from .report import reason_for, rejected_feedback, status_for
+from .report import event_texts, reason_for, rejected_feedback, status_for
 from .submissions import Submission, collect, find_submitted_root, unpack
 from .worker import Worker
 
@@ -117,7 +117,7 @@ def page_notes(result: Result, notes: list[str]) -> list[str]:
     notebook (a limit, a crashed kernel, an error in an answer cell), each once. Without these a
     learner whose loop hit the time limit would read only the NameErrors that followed."""
     out = list(notes)
-    for text in [*(f"{e['kind']}: {e['message']}" for e in result.events), *result.answer_errors]:
+    for text in [*event_texts(result), *result.answer_errors]:
         if text not in out:
             out.append(text)
     return out

@@ -64,15 +64,14 @@ def summary_table(results: list[Result], width: int = 72) -> str:
     return "\n".join(lines)
 
 
+def event_texts(result: Result) -> list[str]:
+    """The grader's events (limits, crashes, tampering) as "kind: message", each once, in order."""
+    return list(dict.fromkeys(f"{event['kind']}: {event['message']}" for event in result.events))
+
+
 def reason_for(result: Result, notes: list[str]) -> str:
     """A short reason: grader notes, limit events, then the first message of each lost cell."""
-    parts: list[str] = list(notes)
-    seen: set[str] = set()
-    for event in result.events:
-        text = f"{event['kind']}: {event['message']}"
-        if text not in seen:
-            seen.add(text)
-            parts.append(text)
+    parts: list[str] = [*notes, *event_texts(result)]
     parts.extend(result.answer_errors)  # the cause (e.g. OSError) before its NameErrors
     for grades in result.cells.values():
         for cell in grades:
